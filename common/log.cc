@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/strings.h"
 
 namespace crius::log {
 namespace {
@@ -20,13 +21,13 @@ Level GetLevel() { return static_cast<Level>(g_level.load()); }
 bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 absl::StatusOr<Level> ParseLevel(std::string_view name) {
-  std::string n = absl::AsciiStrToLower(name);
+  std::string n = absl::AsciiStrToLower(AbslView(name));
   if (n == "debug" || n == "trace") return Level::kDebug;
   if (n == "info") return Level::kInfo;
   if (n == "warn" || n == "warning") return Level::kWarn;
   if (n == "error" || n == "fatal") return Level::kError;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown log level \"", name, "\" (want debug, info, warn or error)"));
+      absl::StrCat("unknown log level \"", AbslView(name), "\" (want debug, info, warn or error)"));
 }
 
 std::string_view LevelName(Level level) {

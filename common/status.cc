@@ -3,11 +3,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 
 namespace crius {
 
 absl::Status ErrnoStatus(int err, std::string_view what) {
-  std::string msg = absl::StrCat(what, ": ", std::strerror(err));
+  std::string msg = absl::StrCat(AbslView(what), ": ", std::strerror(err));
   switch (err) {
     case ENOENT:
     case ESRCH:
@@ -43,7 +44,7 @@ absl::Status ErrnoStatus(int err, std::string_view what) {
 
 absl::Status Annotate(const absl::Status& s, std::string_view context) {
   if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  return absl::Status(s.code(), absl::StrCat(AbslView(context), ": ", s.message()));
 }
 
 }  // namespace crius

@@ -1,0 +1,57 @@
+#pragma once
+// CriService answers every CRI call in crius's own terms: absl::Status in,
+// protobuf messages as the data. It knows nothing of gRPC; the adapters in
+// grpc_services.cc route each RPC here through the Edge.
+//
+// Each RPC is a member named like the RPC. The ones a later piece of work
+// will build are defined in unimplemented.cc and answer UNIMPLEMENTED.
+
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/api.pb.h"
+#include "server/config.h"
+#include "server/rpcs.h"
+
+namespace crius::server {
+
+// The runtime's view of itself that Version and Status report.
+struct RuntimeIdentity {
+  std::string name = "crius";
+  std::string version;  // the project version
+};
+
+class CriService {
+ public:
+  CriService(const Config& config, RuntimeIdentity identity);
+
+#define CRIUS_DECLARE_UNARY(M) \
+  absl::Status M(const runtime::v1::M##Request& req, runtime::v1::M##Response* resp);
+  CRIUS_RUNTIME_UNARY_RPCS(CRIUS_DECLARE_UNARY)
+  CRIUS_IMAGE_UNARY_RPCS(CRIUS_DECLARE_UNARY)
+#undef CRIUS_DECLARE_UNARY
+
+  // A server stream hands each response to `send`, which returns false once
+  // the client is gone.
+#define CRIUS_DECLARE_STREAM(M, Req, Resp)          \
+  absl::Status M(const runtime::v1::Req& req,       \
+                 const std::function<bool(const runtime::v1::Resp&)>& send);
+  CRIUS_RUNTIME_STREAM_RPCS(CRIUS_DECLARE_STREAM)
+  CRIUS_IMAGE_STREAM_RPCS(CRIUS_DECLARE_STREAM)
+#undef CRIUS_DECLARE_STREAM
+
+ private:
+  runtime::v1::RuntimeCondition RuntimeReadyCondition() const;
+  runtime::v1::RuntimeCondition NetworkReadyCondition() const;
+
+  const Config& config_;
+  const RuntimeIdentity identity_;
+  mutable absl::Mutex mu_;
+  // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
+  std::string pod_cidr_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace crius::server

@@ -1,0 +1,173 @@
+#include "server/daemon.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "server/grpc_services.h"
+
+namespace crius::server {
+namespace {
+
+// What connect() says about a socket path: someone serves it, or it is a
+// leftover of a process that died without removing it.
+enum class SocketState { kAbsent, kServed, kStale, kNotSocket };
+
+SocketState ProbeSocket(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return SocketState::kAbsent;
+  if (!S_ISSOCK(st.st_mode)) return SocketState::kNotSocket;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return SocketState::kStale;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    return SocketState::kServed;
+  }
+  return SocketState::kStale;
+}
+
+std::string ReadLockOwner(int fd) {
+  char buf[32] = {};
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return "unknown";
+  std::string s(buf, static_cast<size_t>(n));
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.empty() ? "unknown" : s;
+}
+
+}  // namespace
+
+Daemon::Daemon(const Config& config) : config_(config) {}
+
+Daemon::~Daemon() { Shutdown(absl::Seconds(5)); }
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
+  std::unique_ptr<Daemon> d(new Daemon(config));
+  d->socket_path_ = config.ListenPath();
+  RETURN_IF_ERROR(MkdirAll(config.state, 0711));
+  RETURN_IF_ERROR(MkdirAll(config.root, 0711));
+  RETURN_IF_ERROR(d->Lock());
+  RETURN_IF_ERROR(d->ClaimSocket());
+  ASSIGN_OR_RETURN(d->metrics_,
+                   metrics::Metrics::Start(config.metrics.enabled ? config.metrics.address : ""));
+  d->edge_ = std::make_unique<Edge>(d->metrics_.get());
+  d->cri_ = std::make_unique<CriService>(d->config_, RuntimeIdentity{"crius", CRIUS_VERSION});
+  RETURN_IF_ERROR(d->Serve());
+  // The socket is up before recovery so that clients connecting early get a
+  // clear UNAVAILABLE instead of a refused connection.
+  RETURN_IF_ERROR(d->Recover());
+  d->edge_->SetReady();
+  CRIUS_LOG(kInfo) << "crius " << CRIUS_VERSION << " serving CRI on " << d->socket_path_
+                   << (d->metrics_->BoundAddress().empty()
+                           ? std::string()
+                           : absl::StrCat(", metrics on http://", d->metrics_->BoundAddress(), "/metrics"));
+  return d;
+}
+
+absl::Status Daemon::Lock() {
+  const std::string path = config_.state + "/crius.lock";
+  lock_fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_fd_.valid()) return ErrnoStatus(absl::StrCat("open lock file ", path));
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "another criusd (pid ", ReadLockOwner(lock_fd_.get()), ") already runs with state dir ",
+          config_.state, " (lock ", path, " is held)"));
+    }
+    return ErrnoStatus(absl::StrCat("lock ", path));
+  }
+  const std::string pid = absl::StrCat(::getpid(), "\n");
+  if (::ftruncate(lock_fd_.get(), 0) != 0 ||
+      ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    return ErrnoStatus(absl::StrCat("write pid to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::ClaimSocket() {
+  if (socket_path_.size() >= sizeof(sockaddr_un::sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path ", socket_path_, " is longer than ", sizeof(sockaddr_un::sun_path) - 1,
+                     " bytes"));
+  }
+  RETURN_IF_ERROR(MkdirAll(std::filesystem::path(socket_path_).parent_path().string(), 0755));
+  switch (ProbeSocket(socket_path_)) {
+    case SocketState::kAbsent:
+      return absl::OkStatus();
+    case SocketState::kServed:
+      return absl::AlreadyExistsError(
+          absl::StrCat("another process is already serving ", socket_path_));
+    case SocketState::kNotSocket:
+      return absl::FailedPreconditionError(
+          absl::StrCat(socket_path_, " exists and is not a socket; refusing to replace it"));
+    case SocketState::kStale:
+      CRIUS_LOG(kInfo) << "replacing stale socket " << socket_path_;
+      if (::unlink(socket_path_.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoStatus(absl::StrCat("remove stale socket ", socket_path_));
+      }
+      return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Serve() {
+  runtime_service_ = MakeRuntimeService(edge_.get(), cri_.get());
+  image_service_ = MakeImageService(edge_.get(), cri_.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.grpc_max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.grpc_max_message_bytes));
+  builder.RegisterService(runtime_service_.get());
+  builder.RegisterService(image_service_.get());
+  // The socket must never exist with wider permissions than 0660, not even
+  // for the moment between bind and chmod.
+  const mode_t old_umask = ::umask(0117);
+  server_ = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", socket_path_));
+  }
+  serving_ = true;
+  if (::chmod(socket_path_.c_str(), 0660) != 0) {
+    return ErrnoStatus(absl::StrCat("chmod 0660 ", socket_path_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Recover() {
+  // Nothing is persisted yet: pod sandboxes, containers and images add their
+  // reload steps here as they land. The edge stays closed until this returns.
+  return absl::OkStatus();
+}
+
+void Daemon::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+    server_->Wait();
+  }
+  // Only a socket this daemon bound is removed: after a refused start the
+  // path may belong to the criusd that is serving it.
+  if (serving_) ::unlink(socket_path_.c_str());
+  lock_fd_.reset();
+}
+
+}  // namespace crius::server

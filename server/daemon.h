@@ -1,0 +1,54 @@
+#pragma once
+// The criusd process around the CRI services: it owns the state-dir lock, the
+// CRI socket, the gRPC server, the metrics listener, and startup recovery.
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/unique_fd.h"
+#include "metrics/operations.h"
+#include "server/config.h"
+#include "server/cri_service.h"
+#include "server/edge.h"
+
+namespace crius::server {
+
+class Daemon {
+ public:
+  // Takes the lock, claims the socket (replacing a stale one, refusing one
+  // that another process serves), starts serving, runs recovery and then
+  // opens the edge. `config` must have been through Resolve.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const Config& config);
+  ~Daemon();
+
+  // Stops accepting calls, lets in-flight ones finish for up to `grace`,
+  // then removes the socket and releases the lock.
+  void Shutdown(absl::Duration grace);
+
+  std::string MetricsAddress() const { return metrics_->BoundAddress(); }
+
+ private:
+  explicit Daemon(const Config& config);
+  absl::Status Lock();
+  absl::Status ClaimSocket();
+  absl::Status Serve();
+  absl::Status Recover();
+
+  const Config config_;
+  std::string socket_path_;
+  UniqueFd lock_fd_;
+  std::unique_ptr<metrics::Metrics> metrics_;
+  std::unique_ptr<Edge> edge_;
+  std::unique_ptr<CriService> cri_;
+  std::unique_ptr<grpc::Service> runtime_service_;
+  std::unique_ptr<grpc::Service> image_service_;
+  std::unique_ptr<grpc::Server> server_;
+  bool serving_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace crius::server
