@@ -25,6 +25,10 @@
 namespace crius::server {
 namespace {
 
+// Debian's abseil has its own absl::string_view (see common/strings.h), so
+// everything inside this file speaks absl::string_view and converts at the
+// public functions.
+
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 // Durations are whole seconds; capping them at ten years keeps every value
 // convertible to nanoseconds without overflow.
@@ -42,10 +46,6 @@ std::string RangeMessage(absl::string_view key, int64_t v, Range r) {
   if (r.max == kMaxInt64) return absl::StrCat("\"", key, "\" must be >= ", r.min, ", got ", v);
   return absl::StrCat("\"", key, "\" must be between ", r.min, " and ", r.max, ", got ", v);
 }
-
-// Debian's abseil has its own absl::string_view (see common/strings.h), so
-// everything inside this file speaks absl::string_view and converts at the
-// public functions.
 
 // ---------------------------------------------------------------------------
 // The schema, written once. Every reader and writer below walks these
