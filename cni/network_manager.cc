@@ -197,6 +197,9 @@ absl::Status NetworkManager::ValidateRequest(const PodNetworkRequest& request) c
     return absl::InvalidArgumentError(
         absl::StrCat("netns path \"", request.netns_path, "\" is not absolute"));
   }
+  // Names that cannot travel in CNI_ARGS are refused before anything is
+  // written or run.
+  RETURN_IF_ERROR(FormatCniArgs(BuildRuntimeConf(request, options_.if_name).args).status());
   for (const PortMapping& pm : request.port_mappings) {
     std::string proto = absl::AsciiStrToLower(pm.protocol);
     if (proto != "tcp" && proto != "udp" && proto != "sctp") {
