@@ -1,0 +1,20 @@
+# The on-disk side of images: content store, layer unpacking, layer store,
+# image records and container root filesystems.
+find_package(LibArchive REQUIRED)
+find_package(OpenSSL REQUIRED)
+crius_library(crius_image_store
+  SOURCES
+    ${CMAKE_CURRENT_SOURCE_DIR}/store_hash.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/store_fs.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/content_store.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/layer_apply.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/layer_unpack.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/layer_store.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/image_record.cc
+  DEPS
+    crius_common
+    nlohmann_json::nlohmann_json
+    LibArchive::LibArchive
+    OpenSSL::Crypto
+    absl::status absl::statusor absl::strings absl::str_format absl::synchronization
+    absl::flat_hash_map absl::flat_hash_set absl::cleanup)
