@@ -46,6 +46,9 @@ struct Transfer {
   const HttpRequest* request = nullptr;
   HttpResponse* response = nullptr;
   absl::Status callback_error;  // set when a callback aborts the transfer
+  // Progress watchdog: bytes moved so far and when that count last changed.
+  curl_off_t moved = 0;
+  absl::Time last_progress = absl::Now();
 };
 
 bool Is2xx(long code) { return code >= 200 && code < 300; }
@@ -95,6 +98,25 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
 }
 
 int64_t WholeSeconds(absl::Duration d) { return std::max<int64_t>(1, absl::ToInt64Seconds(d)); }
+
+// curl's own low-speed check averages over a few seconds, so a stall right
+// after a burst is noticed late; this aborts exactly when no byte has moved
+// for the progress timeout. curl calls it at least about once a second.
+int OnProgress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  const absl::Time now = absl::Now();
+  if (dlnow + ulnow != t->moved) {
+    t->moved = dlnow + ulnow;
+    t->last_progress = now;
+    return 0;
+  }
+  const absl::Duration limit = absl::Seconds(WholeSeconds(t->request->progress_timeout));
+  if (now - t->last_progress < limit) return 0;
+  t->callback_error = absl::DeadlineExceededError(
+      absl::StrCat(t->request->method, " ", RedactUrl(t->request->url), ": no progress for ",
+                   WholeSeconds(t->request->progress_timeout), "s"));
+  return 1;
+}
 
 absl::Status MapCurlError(CURLcode rc, const char* errbuf, const HttpRequest& req, Transfer& t) {
   if ((rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) && !t.callback_error.ok()) {
@@ -161,6 +183,10 @@ absl::StatusOr<HttpResponse> HttpDo(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(req.connect_timeout))));
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  // Backstop in case the progress callback is not reached.
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(WholeSeconds(req.progress_timeout)));
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
