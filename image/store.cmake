@@ -11,10 +11,11 @@ crius_library(crius_image_store
     ${CMAKE_CURRENT_SOURCE_DIR}/layer_unpack.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/layer_store.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/image_record.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/image_store.cc
   DEPS
     crius_common
     nlohmann_json::nlohmann_json
     LibArchive::LibArchive
     OpenSSL::Crypto
     absl::status absl::statusor absl::strings absl::str_format absl::synchronization
-    absl::flat_hash_map absl::flat_hash_set absl::cleanup)
+    absl::flat_hash_map absl::flat_hash_set absl::cleanup absl::time)
