@@ -97,11 +97,16 @@ absl::Status ParseIpConfig(const nlohmann::json& item, bool versioned, CniResult
     return Malformed(absl::StrCat("gateway \"", ip.gateway, "\" does not fit ", ip.address));
   }
   if (versioned) {
-    // Before 1.0 each entry names its family; it must agree with the address.
+    // Before 1.0 each entry names its family, and when it does it must agree
+    // with the address. Absent is accepted: plugins built on the 1.x Go
+    // library (loopback in containernetworking-plugins 1.1) print 0.3.1
+    // results without it.
     std::string v;
     RETURN_IF_ERROR(GetString(item, "version", &v));
-    if (v != "4" && v != "6") return Malformed(absl::StrCat("ips version \"", v, "\""));
-    if ((v == "6") != ip.ipv6) {
+    if (!v.empty() && v != "4" && v != "6") {
+      return Malformed(absl::StrCat("ips version \"", v, "\""));
+    }
+    if (!v.empty() && (v == "6") != ip.ipv6) {
       return Malformed(absl::StrCat("address ", ip.address, " is not IPv", v));
     }
   }

@@ -3,8 +3,9 @@
 // as prevResult, cached for DEL, and read for the pod's IPs.
 //
 // Shapes handled (by the result's own "cniVersion"):
-//   0.3.0, 0.3.1, 0.4.0  interfaces, ips (each with "version": "4"|"6"),
-//                        routes, dns
+//   0.3.0, 0.3.1, 0.4.0  interfaces, ips (each with "version": "4"|"6",
+//                        checked against the address when present), routes,
+//                        dns
 //   1.0.0 and later 1.x  the same without ips[].version (the family is
 //                        read from the address); unknown extra fields of
 //                        later versions are kept in `raw` untouched

@@ -66,6 +66,18 @@ TEST(ParseCniResult, Version10ReadsTheFamilyFromTheAddress) {
   ExpectFullResult(*r);
 }
 
+TEST(ParseCniResult, Pre10IpsWithoutVersionTakeTheFamilyFromTheAddress) {
+  // What loopback from containernetworking-plugins 1.1 prints for 0.3.1.
+  auto r = ParseCniResultText(R"({"cniVersion":"0.3.1",
+    "interfaces":[{"name":"lo","mac":"00:00:00:00:00:00","sandbox":"/run/netns/x"}],
+    "ips":[{"interface":0,"address":"127.0.0.1/8"},{"interface":0,"address":"::1/128"}],
+    "dns":{}})",
+                              "0.3.1");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->ips[0].ipv6);
+  EXPECT_TRUE(r->ips[1].ipv6);
+}
+
 TEST(ParseCniResult, KeepsUnknownFieldsOfLaterVersionsInRaw) {
   auto r = ParseCniResultText(R"({"cniVersion":"1.1.0",
     "interfaces":[{"name":"eth0","sandbox":"/n","mtu":1400,"socketPath":"/s"}],
@@ -101,7 +113,7 @@ TEST(ParseCniResult, RefusesLegacyAndMalformedResults) {
       R"({"cniVersion":"1.0.0","ips":[{"address":"nonsense/24"}]})",
       R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","interface":0}]})",
       R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24","gateway":"fd00::1"}]})",
-      R"({"cniVersion":"0.4.0","ips":[{"address":"10.0.0.2/24"}]})",
+      R"({"cniVersion":"0.4.0","ips":[{"version":"5","address":"10.0.0.2/24"}]})",
       R"({"cniVersion":"0.4.0","ips":[{"version":"6","address":"10.0.0.2/24"}]})",
       R"({"cniVersion":"1.0.0","interfaces":{"name":"eth0"}})",
       R"({"cniVersion":"1.0.0","interfaces":[{"mac":"x"}]})",
