@@ -68,8 +68,9 @@ absl::StatusOr<std::string> EndpointToTarget(std::string_view endpoint_view) {
 absl::Status FromGrpcStatus(const grpc::Status& status,
                             std::string_view method) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(AbslView(method), ": ", status.error_message()));
+  return absl::Status(
+      static_cast<absl::StatusCode>(status.error_code()),
+      absl::StrCat(AbslView(method), ": ", status.error_message()));
 }
 
 CriClient::CriClient(std::string endpoint,

@@ -36,7 +36,8 @@ absl::StatusOr<std::string> EndpointToTarget(std::string_view endpoint);
 // Keeps the canonical code (gRPC and absl share the numbering) and prefixes
 // the message with the RPC name, so a caller several layers up can still
 // tell which call failed.
-absl::Status FromGrpcStatus(const grpc::Status& status, std::string_view method);
+absl::Status FromGrpcStatus(const grpc::Status& status,
+                            std::string_view method);
 
 class CriClient {
  public:
@@ -58,7 +59,9 @@ class CriClient {
   // Deadline applied to calls that do not pass their own. A non-positive or
   // infinite value means no deadline (what kubelet does for PullImage).
   absl::Duration default_timeout() const { return default_timeout_; }
-  void set_default_timeout(absl::Duration timeout) { default_timeout_ = timeout; }
+  void set_default_timeout(absl::Duration timeout) {
+    default_timeout_ = timeout;
+  }
 
   // Raw access for what the typed methods do not cover: the server streams
   // (GetContainerEvents, Stream*), async calls, custom metadata.
@@ -83,11 +86,11 @@ class CriClient {
 // One typed method per unary RPC. Every CRI RPC follows the
 // <Method>Request / <Method>Response naming, which is what makes a macro
 // enough here.
-#define CRIUS_CRI_UNARY(Stub, Method)                                  \
-  absl::StatusOr<runtime::v1::Method##Response> Method(                \
-      const runtime::v1::Method##Request& request = {},                \
-      std::optional<absl::Duration> timeout = std::nullopt) {          \
-    return Call(&Stub::Method, #Method, request, timeout);             \
+#define CRIUS_CRI_UNARY(Stub, Method)                         \
+  absl::StatusOr<runtime::v1::Method##Response> Method(       \
+      const runtime::v1::Method##Request& request = {},       \
+      std::optional<absl::Duration> timeout = std::nullopt) { \
+    return Call(&Stub::Method, #Method, request, timeout);    \
   }
 
   CRIUS_CRI_UNARY(RuntimeStub, Version)

@@ -22,13 +22,19 @@ constexpr int kExitUsage = 2;
 
 const std::vector<FlagSpec>& GlobalFlags() {
   static const std::vector<FlagSpec> flags = {
-      {{"-r", "--runtime-endpoint"}, true, "ENDPOINT",
+      {{"-r", "--runtime-endpoint"},
+       true,
+       "ENDPOINT",
        "runtime service socket (default $CONTAINER_RUNTIME_ENDPOINT or " +
            std::string(kDefaultRuntimeEndpoint) + ")"},
-      {{"-i", "--image-endpoint"}, true, "ENDPOINT",
+      {{"-i", "--image-endpoint"},
+       true,
+       "ENDPOINT",
        "image service socket (default $IMAGE_SERVICE_ENDPOINT or the runtime "
        "endpoint)"},
-      {{"-t", "--timeout"}, true, "DURATION",
+      {{"-t", "--timeout"},
+       true,
+       "DURATION",
        "connect and per-call timeout, e.g. 10s, 2m (default 2m)"},
       {{"-h", "--help"}, false, "", "show this help"},
   };
@@ -122,9 +128,9 @@ absl::StatusOr<CriClient*> Session::Open(const std::string& endpoint,
     std::string path = target->substr(5);
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "connect to CRI endpoint ", endpoint, ": ", path, ": ",
-          std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat("connect to CRI endpoint ",
+                                                 endpoint, ": ", path, ": ",
+                                                 std::strerror(errno)));
     }
   }
   absl::Duration connect_timeout = options_.timeout > absl::ZeroDuration()
@@ -162,7 +168,7 @@ absl::Status ReadJsonConfig(const std::string& path,
 
 void ReportItemError(CommandContext& ctx, const absl::Status& status,
                      int& exit_code) {
-  ctx.err << "criusctl: " << status.ToString() << "\n";
+  ctx.err << "criusctl " << ctx.command << ": " << status.ToString() << "\n";
   exit_code = kExitFailure;
 }
 
@@ -175,8 +181,8 @@ int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
     return UsageError(err, globals.status().message(), nullptr);
   }
   std::vector<std::string>& rest = globals->positional();
-  if (globals->GetBool("help") || (!rest.empty() && rest[0] == "help" &&
-                                   rest.size() == 1)) {
+  if (globals->GetBool("help") ||
+      (!rest.empty() && rest[0] == "help" && rest.size() == 1)) {
     PrintUsage(out);
     return 0;
   }
@@ -199,8 +205,8 @@ int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
                       nullptr);
   }
 
-  absl::StatusOr<ParsedFlags> flags = ParseFlags(
-      rest, 1, WithHelpFlag(*command), command->stop_at_positional);
+  absl::StatusOr<ParsedFlags> flags =
+      ParseFlags(rest, 1, WithHelpFlag(*command), command->stop_at_positional);
   if (!flags.ok()) return UsageError(err, flags.status().message(), command);
   if (flags->GetBool("help")) {
     PrintCommandUsage(*command, out);
@@ -210,19 +216,19 @@ int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
   if (count < command->min_args || count > command->max_args) {
     return UsageError(
         err,
-        absl::StrCat(command->name, " takes ",
-                     command->args_usage.empty() ? "no arguments"
-                                                 : command->args_usage),
+        absl::StrCat(
+            command->name, " takes ",
+            command->args_usage.empty() ? "no arguments" : command->args_usage),
         command);
   }
 
   GlobalOptions options;
-  options.runtime_endpoint =
-      globals->Get("runtime-endpoint",
-                   EnvOr("CONTAINER_RUNTIME_ENDPOINT", kDefaultRuntimeEndpoint));
-  options.image_endpoint = globals->Get(
-      "image-endpoint",
-      EnvOr("IMAGE_SERVICE_ENDPOINT", options.runtime_endpoint));
+  options.runtime_endpoint = globals->Get(
+      "runtime-endpoint",
+      EnvOr("CONTAINER_RUNTIME_ENDPOINT", kDefaultRuntimeEndpoint));
+  options.image_endpoint =
+      globals->Get("image-endpoint",
+                   EnvOr("IMAGE_SERVICE_ENDPOINT", options.runtime_endpoint));
   if (globals->Has("timeout")) {
     absl::StatusOr<absl::Duration> timeout =
         ParseGoDuration(globals->Get("timeout"));
@@ -234,7 +240,7 @@ int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
   }
 
   Session session(std::move(options));
-  CommandContext ctx{session, *flags, out, err};
+  CommandContext ctx{command->name, session, *flags, out, err};
   absl::StatusOr<int> result = command->run(ctx);
   out.flush();
   if (!result.ok()) {

@@ -11,7 +11,8 @@
 
 namespace crius::client {
 
-inline constexpr char kDefaultRuntimeEndpoint[] = "unix:///run/crius/crius.sock";
+inline constexpr char kDefaultRuntimeEndpoint[] =
+    "unix:///run/crius/crius.sock";
 
 // Runs one criusctl invocation. `args` excludes the program name. Normal
 // output goes to `out`, errors and container stderr to `err`. Returns the

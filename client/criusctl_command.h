@@ -57,6 +57,7 @@ class Session {
 };
 
 struct CommandContext {
+  const std::string& command;  // the subcommand's name, for messages
   Session& session;
   const ParsedFlags& flags;
   std::ostream& out;
@@ -68,10 +69,11 @@ struct CommandContext {
 using CommandFn = absl::StatusOr<int> (*)(CommandContext&);
 
 struct Command {
-  std::string name;
-  std::string args_usage;  // e.g. "POD-ID CONTAINER-CONFIG POD-CONFIG"
-  std::string summary;
-  std::vector<FlagSpec> flags;
+  // Every member has a default so the tables can name only what differs.
+  std::string name = "";
+  std::string args_usage = "";  // e.g. "POD-ID CONTAINER-CONFIG POD-CONFIG"
+  std::string summary = "";
+  std::vector<FlagSpec> flags = {};
   size_t min_args = 0;
   size_t max_args = std::numeric_limits<size_t>::max();
   // True when everything after the first positional belongs to it (exec).
@@ -80,9 +82,10 @@ struct Command {
 };
 
 // Each file of commands contributes its own.
-void AddQueryCommands(std::vector<Command>& commands);      // criusctl_query.cc
-void AddLifecycleCommands(std::vector<Command>& commands);  // criusctl_lifecycle.cc
-void AddLogsCommand(std::vector<Command>& commands);        // criusctl_logs.cc
+void AddQueryCommands(std::vector<Command>& commands);  // criusctl_query.cc
+void AddLifecycleCommands(
+    std::vector<Command>& commands);                  // criusctl_lifecycle.cc
+void AddLogsCommand(std::vector<Command>& commands);  // criusctl_logs.cc
 
 // Reads a PodSandboxConfig/ContainerConfig JSON file as crictl does:
 // snake_case or camelCase names, unknown fields ignored.

@@ -42,9 +42,7 @@ const FlagSpec* FindFlexible(const std::vector<FlagSpec>& specs,
   return nullptr;
 }
 
-bool IsFlag(absl::string_view arg) {
-  return arg.size() > 1 && arg[0] == '-';
-}
+bool IsFlag(absl::string_view arg) { return arg.size() > 1 && arg[0] == '-'; }
 
 }  // namespace
 
@@ -107,8 +105,7 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args,
       }
     }
     if (spec == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag ", name));
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
     }
     std::vector<std::string>& values = parsed.values_[KeyOf(*spec)];
     if (!spec->takes_value) {

@@ -39,9 +39,10 @@ class ParsedFlags {
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
-  friend absl::StatusOr<ParsedFlags> ParseFlags(
-      const std::vector<std::string>&, size_t, const std::vector<FlagSpec>&,
-      bool);
+  friend absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>&,
+                                                size_t,
+                                                const std::vector<FlagSpec>&,
+                                                bool);
   std::map<std::string, std::vector<std::string>, std::less<>> values_;
   std::vector<std::string> positional_;
 };

@@ -92,9 +92,8 @@ absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& m) {
   google::protobuf::util::Status status =
       google::protobuf::util::MessageToJsonString(m, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(
-        absl::StrCat("encode ", m.GetTypeName(), " as JSON: ",
-                     status.ToString()));
+    return absl::InternalError(absl::StrCat("encode ", m.GetTypeName(),
+                                            " as JSON: ", status.ToString()));
   }
   return json;
 }
@@ -112,8 +111,8 @@ absl::StatusOr<std::string> StatusWithInfoJson(
       google::protobuf::util::MessageToJsonString(status, &status_json,
                                                   options);
   if (!encoded.ok()) {
-    return absl::InternalError(absl::StrCat(
-        "encode ", status.GetTypeName(), " as JSON: ", encoded.ToString()));
+    return absl::InternalError(absl::StrCat("encode ", status.GetTypeName(),
+                                            " as JSON: ", encoded.ToString()));
   }
   Json document = Json::object();
   document["status"] = Json::parse(status_json, nullptr,

@@ -8,8 +8,6 @@ namespace {
 
 namespace v1 = runtime::v1;
 
-constexpr size_t kMany = std::numeric_limits<size_t>::max();
-
 // Commands that hand the runtime its own timeout (stop -t, exec --timeout)
 // must not be cut short by the RPC deadline: it gets the runtime's timeout
 // plus slack for the runtime's own work when that exceeds the global one.
@@ -131,10 +129,11 @@ absl::StatusOr<int> RemoveContainers(CommandContext& ctx) {
     // the tool from doing so by accident, as crictl does.
     if (status.ok() && status->status().state() == v1::CONTAINER_RUNNING) {
       if (!force) {
-        ReportItemError(ctx, absl::FailedPreconditionError(absl::StrCat(
-                                 "container ", id,
-                                 " is running, stop it first or use -f")),
-                        exit_code);
+        ReportItemError(
+            ctx,
+            absl::FailedPreconditionError(absl::StrCat(
+                "container ", id, " is running, stop it first or use -f")),
+            exit_code);
         continue;
       }
       v1::StopContainerRequest stop;
@@ -195,10 +194,11 @@ absl::StatusOr<int> RemovePods(CommandContext& ctx) {
       absl::StatusOr<v1::PodSandboxStatusResponse> status =
           client->PodSandboxStatus(status_request);
       if (status.ok() && status->status().state() == v1::SANDBOX_READY) {
-        ReportItemError(ctx, absl::FailedPreconditionError(absl::StrCat(
-                                 "pod sandbox ", id,
-                                 " is ready, stop it first or use -f")),
-                        exit_code);
+        ReportItemError(
+            ctx,
+            absl::FailedPreconditionError(absl::StrCat(
+                "pod sandbox ", id, " is ready, stop it first or use -f")),
+            exit_code);
         continue;
       }
     }
@@ -294,9 +294,9 @@ absl::StatusOr<int> RemoveImages(CommandContext& ctx) {
       continue;
     }
     if (!status->has_image()) {
-      ReportItemError(ctx, absl::NotFoundError(absl::StrCat(
-                               "no such image \"", ref, "\"")),
-                      exit_code);
+      ReportItemError(
+          ctx, absl::NotFoundError(absl::StrCat("no such image \"", ref, "\"")),
+          exit_code);
       continue;
     }
     v1::RemoveImageRequest request;
@@ -325,49 +325,98 @@ FlagSpec All(std::string what) {
 }  // namespace
 
 void AddLifecycleCommands(std::vector<Command>& commands) {
-  commands.push_back(
-      {"runp", "POD-CONFIG.json", "Run a pod sandbox and print its id",
-       {{{"-r", "--runtime"}, true, "HANDLER", "runtime handler to use"}},
-       1, 1, false, &RunPod});
-  commands.push_back({"create", "POD-ID CONTAINER-CONFIG.json POD-CONFIG.json",
-                      "Create a container in a pod and print its id", {}, 3,
-                      3, false, &CreateContainer});
-  commands.push_back({"start", "CONTAINER-ID...", "Start created containers",
-                      {}, 1, kMany, false, &StartContainers});
-  commands.push_back(
-      {"stop", "CONTAINER-ID...", "Stop running containers",
-       {{{"-t", "--timeout"}, true, "SECONDS",
-         "seconds to wait before killing (default 0)"}},
-       1, kMany, false, &StopContainers});
-  commands.push_back(
-      {"rm", "CONTAINER-ID...", "Remove containers",
-       {{{"-f", "--force"}, false, "", "stop running containers first"},
-        All("container")},
-       0, kMany, false, &RemoveContainers});
-  commands.push_back({"stopp", "POD-ID...", "Stop pod sandboxes", {}, 1, kMany,
-                      false, &StopPods});
-  commands.push_back(
-      {"rmp", "POD-ID...", "Remove pod sandboxes",
-       {{{"-f", "--force"}, false, "", "remove even if the pod is ready"},
-        All("pod sandbox")},
-       0, kMany, false, &RemovePods});
-  commands.push_back(
-      {"exec", "CONTAINER-ID COMMAND [ARG...]",
-       "Run a command in a container (ExecSync) and exit with its code",
-       {{{"--timeout"}, true, "SECONDS", "kill the command after this long"},
-        {{"-s", "--sync"}, false, "", "accepted for crictl compatibility"},
-        {{"-i", "--interactive"}, false, "", "not supported"},
-        {{"-t", "--tty"}, false, "", "not supported"}},
-       2, kMany, /*stop_at_positional=*/true, &ExecSync});
-  commands.push_back(
-      {"pull", "IMAGE", "Pull an image",
-       {{{"--creds"}, true, "USER:PASSWORD", "registry credentials"},
-        {{"--auth"}, true, "BASE64", "base64 of USER:PASSWORD"},
-        {{"-p", "--pod-config"}, true, "POD-CONFIG.json",
-         "pod sandbox config to pull for"}},
-       1, 1, false, &Pull});
-  commands.push_back({"rmi", "IMAGE...", "Remove images", {All("image")}, 0,
-                      kMany, false, &RemoveImages});
+  commands.push_back({
+      .name = "runp",
+      .args_usage = "POD-CONFIG.json",
+      .summary = "Run a pod sandbox and print its id",
+      .flags = {{{"-r", "--runtime"}, true, "HANDLER", "runtime handler"}},
+      .min_args = 1,
+      .max_args = 1,
+      .run = &RunPod,
+  });
+  commands.push_back({
+      .name = "create",
+      .args_usage = "POD-ID CONTAINER-CONFIG.json POD-CONFIG.json",
+      .summary = "Create a container in a pod and print its id",
+      .min_args = 3,
+      .max_args = 3,
+      .run = &CreateContainer,
+  });
+  commands.push_back({
+      .name = "start",
+      .args_usage = "CONTAINER-ID...",
+      .summary = "Start created containers",
+      .min_args = 1,
+      .run = &StartContainers,
+  });
+  commands.push_back({
+      .name = "stop",
+      .args_usage = "CONTAINER-ID...",
+      .summary = "Stop running containers",
+      .flags = {{{"-t", "--timeout"},
+                 true,
+                 "SECONDS",
+                 "seconds to wait before killing (default 0)"}},
+      .min_args = 1,
+      .run = &StopContainers,
+  });
+  commands.push_back({
+      .name = "rm",
+      .args_usage = "CONTAINER-ID...",
+      .summary = "Remove containers",
+      .flags = {{{"-f", "--force"}, false, "", "stop running ones first"},
+                All("container")},
+      .run = &RemoveContainers,
+  });
+  commands.push_back({
+      .name = "stopp",
+      .args_usage = "POD-ID...",
+      .summary = "Stop pod sandboxes",
+      .min_args = 1,
+      .run = &StopPods,
+  });
+  commands.push_back({
+      .name = "rmp",
+      .args_usage = "POD-ID...",
+      .summary = "Remove pod sandboxes",
+      .flags = {{{"-f", "--force"}, false, "", "remove even if ready"},
+                All("pod sandbox")},
+      .run = &RemovePods,
+  });
+  commands.push_back({
+      .name = "exec",
+      .args_usage = "CONTAINER-ID COMMAND [ARG...]",
+      .summary =
+          "Run a command in a container (ExecSync) and exit with its code",
+      .flags = {{{"--timeout"}, true, "SECONDS", "time limit for the command"},
+                {{"-s", "--sync"}, false, "", "accepted; exec is always sync"},
+                {{"-i", "--interactive"}, false, "", "not supported"},
+                {{"-t", "--tty"}, false, "", "not supported"}},
+      .min_args = 2,
+      .stop_at_positional = true,
+      .run = &ExecSync,
+  });
+  commands.push_back({
+      .name = "pull",
+      .args_usage = "IMAGE",
+      .summary = "Pull an image",
+      .flags = {{{"--creds"}, true, "USER:PASSWORD", "registry credentials"},
+                {{"--auth"}, true, "BASE64", "base64 of USER:PASSWORD"},
+                {{"-p", "--pod-config"},
+                 true,
+                 "POD-CONFIG.json",
+                 "pod sandbox config to pull for"}},
+      .min_args = 1,
+      .max_args = 1,
+      .run = &Pull,
+  });
+  commands.push_back({
+      .name = "rmi",
+      .args_usage = "IMAGE...",
+      .summary = "Remove images",
+      .flags = {All("image")},
+      .run = &RemoveImages,
+  });
 }
 
 }  // namespace crius::client

@@ -72,8 +72,7 @@ class LogPrinter {
       : ctx_(ctx), timestamps_(timestamps) {}
 
   void Print(const CriLogLine& line) {
-    std::ostream& os =
-        line.stream == LogStream::kStdout ? ctx_.out : ctx_.err;
+    std::ostream& os = line.stream == LogStream::kStdout ? ctx_.out : ctx_.err;
     if (timestamps_) os << line.timestamp << ' ';
     os << line.text;
     if (line.complete) os << '\n';
@@ -95,8 +94,8 @@ std::vector<CriLogLine> TakeCompleteLines(std::string& buffer,
                                           CriLogJoiner& joiner) {
   std::vector<CriLogLine> lines;
   size_t start = 0;
-  for (size_t newline; (newline = buffer.find('\n', start)) !=
-                       std::string::npos;
+  for (size_t newline;
+       (newline = buffer.find('\n', start)) != std::string::npos;
        start = newline + 1) {
     std::string_view raw(buffer.data() + start, newline - start);
     absl::StatusOr<CriLogEntry> entry = ParseCriLogLine(raw);
@@ -213,14 +212,19 @@ absl::StatusOr<int> Logs(CommandContext& ctx) {
 }  // namespace
 
 void AddLogsCommand(std::vector<Command>& commands) {
-  commands.push_back(
-      {"logs", "CONTAINER-ID",
-       "Print a container's log (read from its CRI log file on this node)",
-       {{{"--tail"}, true, "N", "only the last N lines (-1: all)"},
-        {{"-f", "--follow"}, false, "", "keep printing until the container "
-                                        "stops running"},
-        {{"-t", "--timestamps"}, false, "", "prefix each line with its time"}},
-       1, 1, false, &Logs});
+  commands.push_back({
+      .name = "logs",
+      .args_usage = "CONTAINER-ID",
+      .summary =
+          "Print a container's log (read from its CRI log file on this node)",
+      .flags =
+          {{{"--tail"}, true, "N", "only the last N lines (-1: all)"},
+           {{"-f", "--follow"}, false, "", "go on until the container stops"},
+           {{"-t", "--timestamps"}, false, "", "show each line's time"}},
+      .min_args = 1,
+      .max_args = 1,
+      .run = &Logs,
+  });
 }
 
 }  // namespace crius::client

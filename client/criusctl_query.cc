@@ -31,8 +31,8 @@ absl::StatusOr<int> Version(CommandContext& ctx) {
 absl::StatusOr<int> Info(CommandContext& ctx) {
   CRIUSCTL_ASSIGN_OR_RETURN(client, ctx.session.Runtime());
   CRIUSCTL_ASSIGN_OR_RETURN(status, client->Status(/*verbose=*/true));
-  CRIUSCTL_ASSIGN_OR_RETURN(json, StatusWithInfoJson(status.status(),
-                                                  status.info()));
+  CRIUSCTL_ASSIGN_OR_RETURN(json,
+                            StatusWithInfoJson(status.status(), status.info()));
   ctx.out << json << "\n";
   return 0;
 }
@@ -127,13 +127,12 @@ absl::StatusOr<int> Pods(CommandContext& ctx) {
   Table table({"POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "ATTEMPT",
                "RUNTIME"});
   for (const v1::PodSandbox& pod : pods) {
-    table.AddRow({no_trunc ? pod.id() : TruncateId(pod.id()),
-                  CreatedAgo(pod.created_at(), now),
-                  SandboxStateName(pod.state()), pod.metadata().name(),
-                  pod.metadata().namespace_(),
-                  absl::StrCat(pod.metadata().attempt()),
-                  pod.runtime_handler().empty() ? "(default)"
-                                                : pod.runtime_handler()});
+    table.AddRow(
+        {no_trunc ? pod.id() : TruncateId(pod.id()),
+         CreatedAgo(pod.created_at(), now), SandboxStateName(pod.state()),
+         pod.metadata().name(), pod.metadata().namespace_(),
+         absl::StrCat(pod.metadata().attempt()),
+         pod.runtime_handler().empty() ? "(default)" : pod.runtime_handler()});
   }
   table.Print(ctx.out);
   return 0;
@@ -158,9 +157,9 @@ absl::StatusOr<v1::ContainerState> ParseContainerState(std::string state) {
   if (state == "running") return v1::CONTAINER_RUNNING;
   if (state == "exited") return v1::CONTAINER_EXITED;
   if (state == "unknown") return v1::CONTAINER_UNKNOWN;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--state wants created, running, exited or unknown, not \"", state,
-      "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--state wants created, running, exited or unknown, not \"",
+                   state, "\""));
 }
 
 absl::StatusOr<int> Ps(CommandContext& ctx) {
@@ -169,7 +168,8 @@ absl::StatusOr<int> Ps(CommandContext& ctx) {
   filter.set_id(ctx.flags.Get("id"));
   filter.set_pod_sandbox_id(ctx.flags.Get("pod"));
   if (ctx.flags.Has("state")) {
-    CRIUSCTL_ASSIGN_OR_RETURN(state, ParseContainerState(ctx.flags.Get("state")));
+    CRIUSCTL_ASSIGN_OR_RETURN(state,
+                              ParseContainerState(ctx.flags.Get("state")));
     filter.mutable_state()->set_state(state);
   } else if (!ctx.flags.GetBool("all")) {
     // Without -a only running containers show, as in crictl and docker.
@@ -206,18 +206,17 @@ absl::StatusOr<int> Ps(CommandContext& ctx) {
   }
   bool no_trunc = ctx.flags.GetBool("no-trunc");
   absl::Time now = absl::Now();
-  Table table({"CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT",
-               "POD ID"});
+  Table table(
+      {"CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID"});
   for (const v1::Container& c : containers) {
     std::string image = c.image().image();
     // An image named by its digest alone is shortened like any other id.
     if (!no_trunc && image.rfind("sha256:", 0) == 0) image = TruncateId(image);
-    table.AddRow({no_trunc ? c.id() : TruncateId(c.id()), image,
-                  CreatedAgo(c.created_at(), now),
-                  ContainerStateName(c.state()), c.metadata().name(),
-                  absl::StrCat(c.metadata().attempt()),
-                  no_trunc ? c.pod_sandbox_id()
-                           : TruncateId(c.pod_sandbox_id())});
+    table.AddRow(
+        {no_trunc ? c.id() : TruncateId(c.id()), image,
+         CreatedAgo(c.created_at(), now), ContainerStateName(c.state()),
+         c.metadata().name(), absl::StrCat(c.metadata().attempt()),
+         no_trunc ? c.pod_sandbox_id() : TruncateId(c.pod_sandbox_id())});
   }
   table.Print(ctx.out);
   return 0;
@@ -344,9 +343,10 @@ absl::StatusOr<int> InspectImages(CommandContext& ctx) {
     }
     // CRI reports a missing image as an empty answer, not as an error.
     if (!response->has_image()) {
-      ReportItemError(ctx, absl::NotFoundError(absl::StrCat(
-                               "no such image \"", image, "\"")),
-                      exit_code);
+      ReportItemError(
+          ctx,
+          absl::NotFoundError(absl::StrCat("no such image \"", image, "\"")),
+          exit_code);
       continue;
     }
     CRIUSCTL_ASSIGN_OR_RETURN(
@@ -359,57 +359,90 @@ absl::StatusOr<int> InspectImages(CommandContext& ctx) {
 FlagSpec Quiet(std::string what) {
   return {{"-q", "--quiet"}, false, "", "print only " + what};
 }
-FlagSpec NoTrunc() {
-  return {{"--no-trunc"}, false, "", "do not shorten ids"};
-}
+FlagSpec NoTrunc() { return {{"--no-trunc"}, false, "", "do not shorten ids"}; }
 FlagSpec Output() {
   return {{"-o", "--output"}, true, "FORMAT", "table (default) or json"};
 }
 FlagSpec Label() {
-  return {{"--label"}, true, "KEY=VALUE",
-          "only with this label (repeatable)"};
+  return {{"--label"}, true, "KEY=VALUE", "only with this label (repeatable)"};
 }
 
 }  // namespace
 
 void AddQueryCommands(std::vector<Command>& commands) {
-  commands.push_back({"version", "", "Show the runtime's name and version",
-                      {}, 0, 0, false, &Version});
-  commands.push_back({"info", "",
-                      "Show the runtime's status and configuration as JSON",
-                      {}, 0, 0, false, &Info});
-  commands.push_back(
-      {"pods", "", "List pod sandboxes",
-       {{{"--id"}, true, "ID", "only the pod with this id (or id prefix)"},
-        {{"--name"}, true, "REGEX", "only pods whose name matches"},
-        {{"--namespace"}, true, "REGEX", "only pods whose namespace matches"},
-        {{"-s", "--state"}, true, "STATE", "only pods in state ready|notready"},
-        Label(), Quiet("pod ids"), NoTrunc(), Output()},
-       0, 0, false, &Pods});
-  commands.push_back(
-      {"ps", "", "List containers (running ones unless -a or --state)",
-       {{{"-a", "--all"}, false, "", "show containers in every state"},
-        {{"--id"}, true, "ID", "only the container with this id"},
-        {{"-p", "--pod"}, true, "POD-ID", "only containers of this pod"},
-        {{"--name"}, true, "REGEX", "only containers whose name matches"},
-        {{"-s", "--state"}, true, "STATE",
-         "only containers in state created|running|exited|unknown"},
-        Label(), Quiet("container ids"), NoTrunc(), Output()},
-       0, 0, false, &Ps});
-  commands.push_back({"images", "[IMAGE]", "List images",
-                      {Quiet("image ids"), NoTrunc(), Output()}, 0, 1, false,
-                      &Images});
-  commands.push_back({"inspect", "CONTAINER-ID...",
-                      "Show containers' verbose status as JSON", {}, 1,
-                      std::numeric_limits<size_t>::max(), false,
-                      &InspectContainers});
-  commands.push_back({"inspectp", "POD-ID...",
-                      "Show pod sandboxes' verbose status as JSON", {}, 1,
-                      std::numeric_limits<size_t>::max(), false, &InspectPods});
-  commands.push_back({"inspecti", "IMAGE...",
-                      "Show images' verbose status as JSON", {}, 1,
-                      std::numeric_limits<size_t>::max(), false,
-                      &InspectImages});
+  commands.push_back({
+      .name = "version",
+      .summary = "Show the runtime's name and version",
+      .max_args = 0,
+      .run = &Version,
+  });
+  commands.push_back({
+      .name = "info",
+      .summary = "Show the runtime's status and configuration as JSON",
+      .max_args = 0,
+      .run = &Info,
+  });
+  commands.push_back({
+      .name = "pods",
+      .summary = "List pod sandboxes",
+      .flags = {{{"--id"}, true, "ID", "only this pod (id or prefix)"},
+                {{"--name"}, true, "REGEX", "only pods whose name matches"},
+                {{"--namespace"}, true, "REGEX", "only pods in matching ns"},
+                {{"-s", "--state"}, true, "STATE", "ready or notready"},
+                Label(),
+                Quiet("pod ids"),
+                NoTrunc(),
+                Output()},
+      .max_args = 0,
+      .run = &Pods,
+  });
+  commands.push_back({
+      .name = "ps",
+      .summary = "List containers (running ones unless -a or --state)",
+      .flags = {{{"-a", "--all"}, false, "", "show containers in any state"},
+                {{"--id"}, true, "ID", "only this container"},
+                {{"-p", "--pod"}, true, "POD-ID", "only this pod's containers"},
+                {{"--name"}, true, "REGEX", "only matching container names"},
+                {{"-s", "--state"},
+                 true,
+                 "STATE",
+                 "created, running, exited or unknown"},
+                Label(),
+                Quiet("container ids"),
+                NoTrunc(),
+                Output()},
+      .max_args = 0,
+      .run = &Ps,
+  });
+  commands.push_back({
+      .name = "images",
+      .args_usage = "[IMAGE]",
+      .summary = "List images",
+      .flags = {Quiet("image ids"), NoTrunc(), Output()},
+      .max_args = 1,
+      .run = &Images,
+  });
+  commands.push_back({
+      .name = "inspect",
+      .args_usage = "CONTAINER-ID...",
+      .summary = "Show containers' verbose status as JSON",
+      .min_args = 1,
+      .run = &InspectContainers,
+  });
+  commands.push_back({
+      .name = "inspectp",
+      .args_usage = "POD-ID...",
+      .summary = "Show pod sandboxes' verbose status as JSON",
+      .min_args = 1,
+      .run = &InspectPods,
+  });
+  commands.push_back({
+      .name = "inspecti",
+      .args_usage = "IMAGE...",
+      .summary = "Show images' verbose status as JSON",
+      .min_args = 1,
+      .run = &InspectImages,
+  });
 }
 
 }  // namespace crius::client

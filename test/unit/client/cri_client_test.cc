@@ -11,8 +11,8 @@
 namespace crius::client {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeCriServer;
+using ::testing::HasSubstr;
 using testing::TempDir;
 
 TEST(EndpointToTargetTest, AcceptsTheFormsUsersWrite) {
@@ -124,9 +124,9 @@ TEST(CriClientTest, GenericCallAndPerCallTimeout) {
   request.set_container_id("c1");
   request.add_cmd("exit");
   request.add_cmd("7");
-  absl::StatusOr<runtime::v1::ExecSyncResponse> response = (*client)->Call(
-      &CriClient::RuntimeStub::ExecSync, "ExecSync", request,
-      absl::Seconds(20));
+  absl::StatusOr<runtime::v1::ExecSyncResponse> response =
+      (*client)->Call(&CriClient::RuntimeStub::ExecSync, "ExecSync", request,
+                      absl::Seconds(20));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->exit_code(), 7);
 }

@@ -109,11 +109,10 @@ TEST(FormatTest, TableAlignsLikeTabwriter) {
   table.Print(out);
   // Column 1 is its widest cell (26) plus padding 3; column 2 is the
   // minimum of 20; the last column is not padded.
-  EXPECT_EQ(out.str(), "A" + std::string(28, ' ') + "LONG HEADER" +
-                           std::string(9, ' ') + "LAST\n" +
-                           "a-value-longer-than-twenty" + std::string(3, ' ') +
-                           "x" + std::string(19, ' ') +
-                           "tail that is not padded\n");
+  EXPECT_EQ(out.str(),
+            "A" + std::string(28, ' ') + "LONG HEADER" + std::string(9, ' ') +
+                "LAST\n" + "a-value-longer-than-twenty" + std::string(3, ' ') +
+                "x" + std::string(19, ' ') + "tail that is not padded\n");
 }
 
 TEST(CriLogTest, ParsesTheThreeFields) {

@@ -16,10 +16,10 @@
 namespace crius::client {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::FakeCriServer;
 using testing::FakeImageService;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 namespace v1 = runtime::v1;
 
 struct Result {
@@ -164,14 +164,15 @@ TEST_F(CriusctlTest, LogsTailCountsJoinedLines) {
 TEST_F(CriusctlTest, LogsTimestampsShowTheFirstChunksTime) {
   server_.runtime().SetLogPath(server_.dir().WriteFile("c1.log", kLog));
   Result r = Ctl({"logs", "-t", "--tail", "3", "c1"});
-  EXPECT_THAT(r.out, StartsWith("2024-01-02T03:04:05.000000001Z hello, world\n"));
+  EXPECT_THAT(r.out,
+              StartsWith("2024-01-02T03:04:05.000000001Z hello, world\n"));
 }
 
 TEST_F(CriusctlTest, LogsFollowReadsUntilTheContainerExits) {
-  std::string path = server_.dir().WriteFile(
-      "c1.log",
-      "2024-01-02T03:04:05Z stdout F first\n"
-      "2024-01-02T03:04:06Z stdout P par\n");
+  std::string path =
+      server_.dir().WriteFile("c1.log",
+                              "2024-01-02T03:04:05Z stdout F first\n"
+                              "2024-01-02T03:04:06Z stdout P par\n");
   server_.runtime().SetLogPath(path);
   // Call 1 finds the log path; later calls come from the follow loop once
   // it has drained the file. The second appends to the log, the third
@@ -225,7 +226,8 @@ TEST(CriusctlStandaloneTest, HelpGoesToStdout) {
 
 TEST(CriusctlStandaloneTest, MissingSocketFailsFast) {
   testing::TempDir dir;
-  Result r = RunCtl({"-r", "unix://" + dir.path() + "/missing.sock", "version"});
+  Result r =
+      RunCtl({"-r", "unix://" + dir.path() + "/missing.sock", "version"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("UNAVAILABLE"));
   EXPECT_THAT(r.err, HasSubstr("missing.sock"));
@@ -263,8 +265,8 @@ TEST_F(CriusctlTest, PodsTableNewestFirst) {
 
 TEST_F(CriusctlTest, PodsFiltersReachTheServerOrApplyLocally) {
   absl::Time now = absl::Now();
-  server_.runtime().SetPods(
-      {Pod("aaaa", "web-1", "default", now), Pod("bbbb", "db-1", "default", now)});
+  server_.runtime().SetPods({Pod("aaaa", "web-1", "default", now),
+                             Pod("bbbb", "db-1", "default", now)});
   Result r = Ctl({"pods", "-q", "--name", "^web", "--label", "app=web",
                   "--state", "Ready"});
   EXPECT_EQ(r.code, 0) << r.err;

@@ -113,8 +113,8 @@ grpc::Status FakeRuntimeService::ContainerStatus(
   v1::ContainerStatus& status = *response->mutable_status();
   status.set_id(request->container_id());
   status.set_log_path(log_path_);
-  size_t index = std::min<size_t>(static_cast<size_t>(call - 1),
-                                  states_.size() - 1);
+  size_t index =
+      std::min<size_t>(static_cast<size_t>(call - 1), states_.size() - 1);
   status.set_state(states_[index]);
   return grpc::Status::OK;
 }
