@@ -19,6 +19,13 @@
 namespace crius::server {
 
 // The runtime's view of itself that Version and Status report.
+// What a call knows of its caller: the deadline kubelet gave it. Work that
+// outlives the deadline (a slow pod start) is parked for kubelet's retry.
+struct CallContext {
+  absl::Time deadline = absl::InfiniteFuture();
+  bool Expired() const { return absl::Now() >= deadline; }
+};
+
 struct RuntimeIdentity {
   std::string name = "crius";
   std::string version;  // the project version
@@ -29,7 +36,8 @@ class CriService {
   CriService(const Config& config, RuntimeIdentity identity);
 
 #define CRIUS_DECLARE_UNARY(M) \
-  absl::Status M(const runtime::v1::M##Request& req, runtime::v1::M##Response* resp);
+  absl::Status M(const CallContext& ctx, const runtime::v1::M##Request& req, \
+                 runtime::v1::M##Response* resp);
   CRIUS_RUNTIME_UNARY_RPCS(CRIUS_DECLARE_UNARY)
   CRIUS_IMAGE_UNARY_RPCS(CRIUS_DECLARE_UNARY)
 #undef CRIUS_DECLARE_UNARY
@@ -37,7 +45,7 @@ class CriService {
   // A server stream hands each response to `send`, which returns false once
   // the client is gone.
 #define CRIUS_DECLARE_STREAM(M, Req, Resp)          \
-  absl::Status M(const runtime::v1::Req& req,       \
+  absl::Status M(const CallContext& ctx, const runtime::v1::Req& req, \
                  const std::function<bool(const runtime::v1::Resp&)>& send);
   CRIUS_RUNTIME_STREAM_RPCS(CRIUS_DECLARE_STREAM)
   CRIUS_IMAGE_STREAM_RPCS(CRIUS_DECLARE_STREAM)

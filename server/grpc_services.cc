@@ -1,21 +1,37 @@
 #include "server/grpc_services.h"
 
+#include <chrono>
+
+#include "absl/time/time.h"
+
 namespace crius::server {
 namespace {
 
+CallContext ContextOf(const grpc::ServerContext* context) {
+  CallContext ctx;
+  const auto deadline = context->deadline();
+  // gRPC reports "no deadline" as the far end of system_clock.
+  if (deadline < std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    ctx.deadline = absl::FromChrono(deadline);
+  }
+  return ctx;
+}
+
 // Unary: one request, one response, both owned by gRPC.
 #define CRIUS_ADAPT_UNARY(M)                                                         \
-  grpc::Status M(grpc::ServerContext*, const runtime::v1::M##Request* req,           \
+  grpc::Status M(grpc::ServerContext* context, const runtime::v1::M##Request* req,   \
                  runtime::v1::M##Response* resp) override {                          \
-    return edge_->Call(#M, *req, [&] { return cri_->M(*req, resp); });               \
+    const CallContext ctx = ContextOf(context);                                      \
+    return edge_->Call(#M, *req, [&] { return cri_->M(ctx, *req, resp); });          \
   }
 
 // Server stream: the service hands each response to a writer callback.
 #define CRIUS_ADAPT_STREAM(M, Req, Resp)                                             \
-  grpc::Status M(grpc::ServerContext*, const runtime::v1::Req* req,                  \
+  grpc::Status M(grpc::ServerContext* context, const runtime::v1::Req* req,          \
                  grpc::ServerWriter<runtime::v1::Resp>* writer) override {           \
+    const CallContext ctx = ContextOf(context);                                      \
     return edge_->Call(#M, *req, [&] {                                               \
-      return cri_->M(*req, [writer](const runtime::v1::Resp& r) { return writer->Write(r); }); \
+      return cri_->M(ctx, *req, [writer](const runtime::v1::Resp& r) { return writer->Write(r); }); \
     });                                                                              \
   }
 

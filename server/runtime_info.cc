@@ -34,7 +34,7 @@ bool Executable(const std::string& path) { return !path.empty() && ::access(path
 CriService::CriService(const Config& config, RuntimeIdentity identity)
     : config_(config), identity_(std::move(identity)) {}
 
-absl::Status CriService::Version(const runtime::v1::VersionRequest&,
+absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {
   resp->set_version(kKubeletApiVersion);
   resp->set_runtime_name(identity_.name);
@@ -74,7 +74,7 @@ runtime::v1::RuntimeCondition CriService::NetworkReadyCondition() const {
   return Condition("NetworkReady", true, "", "");
 }
 
-absl::Status CriService::Status(const runtime::v1::StatusRequest& req,
+absl::Status CriService::Status(const CallContext&, const runtime::v1::StatusRequest& req,
                                 runtime::v1::StatusResponse* resp) {
   auto* status = resp->mutable_status();
   *status->add_conditions() = RuntimeReadyCondition();
@@ -87,13 +87,14 @@ absl::Status CriService::Status(const runtime::v1::StatusRequest& req,
   return absl::OkStatus();
 }
 
-absl::Status CriService::RuntimeConfig(const runtime::v1::RuntimeConfigRequest&,
+absl::Status CriService::RuntimeConfig(const CallContext&, const runtime::v1::RuntimeConfigRequest&,
                                        runtime::v1::RuntimeConfigResponse* resp) {
   resp->mutable_linux()->set_cgroup_driver(runtime::v1::CgroupDriver::CGROUPFS);
   return absl::OkStatus();
 }
 
-absl::Status CriService::UpdateRuntimeConfig(const runtime::v1::UpdateRuntimeConfigRequest& req,
+absl::Status CriService::UpdateRuntimeConfig(const CallContext&,
+                                             const runtime::v1::UpdateRuntimeConfigRequest& req,
                                              runtime::v1::UpdateRuntimeConfigResponse*) {
   // kubelet reports the node's pod CIDR here. The CNI config (host-local
   // ranges) decides addresses, as with CRI-O and containerd; the CIDR is kept

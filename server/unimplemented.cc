@@ -14,12 +14,12 @@ absl::Status NotBuilt(const char* method) {
 }  // namespace
 
 #define CRIUS_UNBUILT_UNARY(M)                                              \
-  absl::Status CriService::M(const runtime::v1::M##Request&,                \
+  absl::Status CriService::M(const CallContext&, const runtime::v1::M##Request&, \
                              runtime::v1::M##Response*) {                   \
     return NotBuilt(#M);                                                    \
   }
 #define CRIUS_UNBUILT_STREAM(M, Req, Resp)                                  \
-  absl::Status CriService::M(const runtime::v1::Req&,                       \
+  absl::Status CriService::M(const CallContext&, const runtime::v1::Req&,   \
                              const std::function<bool(const runtime::v1::Resp&)>&) { \
     return NotBuilt(#M);                                                    \
   }
