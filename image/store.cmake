@@ -12,6 +12,7 @@ crius_library(crius_image_store
     ${CMAKE_CURRENT_SOURCE_DIR}/layer_store.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/image_record.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/image_store.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/rootfs.cc
   DEPS
     crius_common
     nlohmann_json::nlohmann_json
