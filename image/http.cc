@@ -214,6 +214,9 @@ absl::StatusOr<HttpResponse> HttpDo(const HttpRequest& req) {
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) return MapCurlError(rc, errbuf, req, t);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  long version = 0;
+  curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+  response.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : 1;
   char* redirect = nullptr;
   if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK && redirect != nullptr) {
     response.redirect_url = redirect;

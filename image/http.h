@@ -55,6 +55,8 @@ struct HttpResponse {
   std::string redirect_url;
   // Bytes handed to on_body.
   uint64_t streamed = 0;
+  // 1 for HTTP/1.x, 2 for HTTP/2 (negotiated over TLS when both sides can).
+  int http_version = 1;
 
   // The first header with this (lowercase) name, or "".
   std::string Header(std::string_view lower_name) const;

@@ -85,7 +85,7 @@ absl::StatusOr<AuthAnswer> RequestToken(const Challenge& ch, const std::string& 
 
   HttpRequest req;
   req.verify_tls = transport.verify_tls;
-  req.ca_file = transport.ca_file;
+  if (!transport.ca_file.empty() && UrlOrigin(realm) == transport.ca_file_origin) req.ca_file = transport.ca_file;
   req.connect_timeout = transport.connect_timeout;
   req.progress_timeout = transport.progress_timeout;
   req.user_agent = transport.user_agent;

@@ -56,7 +56,11 @@ std::vector<Challenge> ParseWwwAuthenticate(std::string_view header);
 // How to reach a token server.
 struct AuthTransport {
   bool verify_tls = true;
+  // Trusted instead of the system CAs, but only for a realm on
+  // `ca_file_origin` (the registry's own origin, see UrlOrigin): a token
+  // server elsewhere keeps the system trust.
   std::string ca_file;
+  std::string ca_file_origin;
   absl::Duration connect_timeout = absl::Seconds(30);
   absl::Duration progress_timeout = absl::Seconds(60);
   std::string user_agent = "crius";

@@ -140,7 +140,9 @@ std::vector<RegistryClient::Endpoint> RegistryClient::EndpointsFor(std::string_v
   }
   const std::string api_host = host == "docker.io" ? "registry-1.docker.io" : std::string(domain);
   Endpoint self{{}, false, !insecure, ca_file};
-  if (IsLoopbackHost(api_host)) {
+  if (IsLoopbackHost(api_host) && ca_file.empty() && !insecure) {
+    // A registry on this machine is reached without TLS unless the host is
+    // configured with a CA (then HTTPS) or as insecure (HTTPS, then HTTP).
     self.bases = {"http://" + api_host};
   } else if (insecure) {
     self.bases = {"https://" + api_host, "http://" + api_host};
@@ -209,8 +211,8 @@ absl::StatusOr<HttpResponse> RegistryClient::FetchFrom(const Endpoint& ep, const
   tokens_->Erase(cache_key);
   std::vector<Challenge> challenges = ParseWwwAuthenticate(resp.Header("www-authenticate"));
   if (challenges.empty()) return resp;
-  AuthTransport transport{ep.verify_tls, "", config_.connect_timeout, config_.progress_timeout,
-                          config_.user_agent};
+  AuthTransport transport{ep.verify_tls,           ep.ca_file,          UrlOrigin(url),
+                          config_.connect_timeout, config_.progress_timeout, config_.user_agent};
   absl::StatusOr<AuthAnswer> answer = AnswerChallenge(challenges, scope, creds, transport);
   if (!answer.ok()) return Annotate(answer.status(), absl::StrCat("GET ", RedactUrl(url)));
   tokens_->Put(cache_key, *answer);

@@ -2,8 +2,9 @@
 // RegistryClient: pulls manifests and blobs over the registry HTTP API v2
 // (the OCI distribution spec), the way containerd and CRI-O do:
 //   - endpoints: a host's configured mirrors first, in order, then the host
-//     itself; loopback registries speak plain HTTP, others HTTPS (an
-//     "insecure" host may fall back to HTTP and skips TLS verification);
+//     itself; loopback registries speak plain HTTP unless given a CA file,
+//     others HTTPS (an "insecure" host skips TLS verification and falls
+//     back to plain HTTP when the TLS connection fails);
 //     docker.io is served by registry-1.docker.io;
 //   - auth: challenge-driven (Bearer token or Basic), tokens cached per
 //     registry, repository scope and identity until they expire;

@@ -90,7 +90,20 @@ absl::Status RegistryFixture::Init() {
   } else if (options_.auth == RegistryOptions::Auth::kToken) {
     RETURN_IF_ERROR(StartTokenServer());
   }
+  if (options_.tls) RETURN_IF_ERROR(MakeTlsCertificate());
   return Launch();
+}
+
+std::string RegistryFixture::ca_file() const { return options_.tls ? JoinPath(dir_, "tls-cert.pem") : ""; }
+
+absl::Status RegistryFixture::MakeTlsCertificate() const {
+  ASSIGN_OR_RETURN(std::string openssl, FindExecutable("openssl", {"/usr/bin", "/bin"}));
+  ExecOptions e;
+  e.argv = {openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", JoinPath(dir_, "tls-key.pem"),
+            "-out", ca_file(), "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-batch"};
+  e.env = {"PATH=/usr/bin:/bin"};
+  return ExecChecked(e).status();
 }
 
 absl::Status RegistryFixture::StartTokenServer() {
@@ -137,6 +150,9 @@ absl::Status RegistryFixture::WriteConfig() const {
       "  delete:\n    enabled: true\n"
       "  maintenance:\n    uploadpurging:\n      enabled: false\n"
       "http:\n  addr: 127.0.0.1:", port_, "\n  secret: crius-test-secret\n");
+  if (options_.tls) {
+    absl::StrAppend(&cfg, "  tls:\n    certificate: ", ca_file(), "\n    key: ", JoinPath(dir_, "tls-key.pem"), "\n");
+  }
   if (options_.auth == RegistryOptions::Auth::kBasic) {
     absl::StrAppend(&cfg, "auth:\n  htpasswd:\n    realm: crius-test\n    path: ", JoinPath(dir_, "htpasswd"), "\n");
   } else if (options_.auth == RegistryOptions::Auth::kToken) {
@@ -166,6 +182,7 @@ absl::Status RegistryFixture::Launch() {
     while (absl::Now() < deadline && registry_->Running()) {
       image::HttpRequest req;
       req.url = url() + "/v2/";
+      req.ca_file = ca_file();
       req.connect_timeout = absl::Seconds(1);
       req.progress_timeout = absl::Seconds(2);
       absl::StatusOr<image::HttpResponse> resp = image::HttpDo(req);
@@ -195,6 +212,7 @@ image::Reference RegistryFixture::Ref(std::string_view repo_ref) const {
 
 absl::StatusOr<image::HttpResponse> RegistryFixture::Send(image::HttpRequest req, const std::string& repo) {
   const std::vector<std::string> base_headers = req.headers;
+  req.ca_file = ca_file();
   for (int attempt = 0; attempt < 3; ++attempt) {
     req.headers = base_headers;
     if (!authorization_.empty()) req.headers.push_back("Authorization: " + authorization_);

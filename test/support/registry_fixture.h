@@ -32,6 +32,9 @@ struct RegistryOptions {
   // kToken: an OAuth2 refresh token the token server also accepts.
   std::string identity_token = "crius-identity-token";
   absl::Duration token_lifetime = absl::Minutes(5);
+  // Serve HTTPS with a throwaway self-signed certificate for 127.0.0.1
+  // (see ca_file()).
+  bool tls = false;
 };
 
 struct PushResult {
@@ -48,7 +51,9 @@ class RegistryFixture {
 
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string url() const { return "http://" + host(); }
+  std::string url() const { return (options_.tls ? "https://" : "http://") + host(); }
+  // With tls: the PEM certificate clients must trust.
+  std::string ca_file() const;
   const std::string& dir() const { return dir_; }
   const RegistryOptions& options() const { return options_; }
 
@@ -82,6 +87,7 @@ class RegistryFixture {
   explicit RegistryFixture(RegistryOptions options) : options_(std::move(options)) {}
   absl::Status Init();
   absl::Status StartTokenServer();
+  absl::Status MakeTlsCertificate() const;
   absl::Status WriteConfig() const;
   absl::Status Launch();
   absl::StatusOr<image::HttpResponse> Send(image::HttpRequest req, const std::string& repo);
