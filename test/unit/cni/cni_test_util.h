@@ -171,6 +171,16 @@ inline std::string FakePluginScript(const std::string& name, const std::string& 
   return script;
 }
 
+// `behaviour` for a fake plugin whose ADD prints its prevResult back, as
+// meta plugins do. The runtime's stdin is one line with sorted keys
+// (nlohmann's dump), so in the config of a plugin without capabilities
+// prevResult is followed only by the plugin's own "type".
+inline std::string PassThroughAdd(const std::string& name, const std::string& log_dir) {
+  return absl::StrCat("if [ \"$CNI_COMMAND\" = ADD ]; then sed -n "
+                      "'s/.*\"prevResult\":\\(.*\\),\"type\":.*$/\\1/p' \"",
+                      log_dir, "/", name, ".ADD.stdin\"; exit 0; fi");
+}
+
 inline std::vector<std::string> ReadLines(const std::string& path) {
   auto data = ReadFile(path);
   if (!data.ok()) return {};

@@ -13,6 +13,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::EnvValue;
 using testing::FakePluginScript;
+using testing::PassThroughAdd;
 using testing::ReadJson;
 using testing::ReadLines;
 using testing::TempDir;
@@ -160,6 +161,15 @@ TEST_F(InvokeTest, AddRunsInOrderAndChainsPrevResult) {
             "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=name");
   EXPECT_EQ(Env("two", "ADD", "CRIUS_CNI_TEST_LEAK"), "<unset>");
   ::unsetenv("CRIUS_CNI_TEST_LEAK");
+}
+
+TEST_F(InvokeTest, PassThroughPluginHandsOnThePreviousResult) {
+  Plugin("one", Result("10.0.0.1"));
+  Plugin("meta", "", PassThroughAdd("meta", log_.path()));
+  auto result =
+      AddNetworkList(MakeList("1.0.0", {{{"type", "one"}}, {{"type", "meta"}}}), MakeRt(), options_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->raw, nlohmann::json::parse(Result("10.0.0.1")));
 }
 
 TEST_F(InvokeTest, PluginIsFoundInTheFirstBinDirHoldingIt) {
