@@ -195,6 +195,23 @@ TEST_P(RealPluginsTest, CheckPassesOnAHealthyPodAndFailsOnABrokenOne) {
   }
 }
 
+// After a reboot (or a sandbox removed out of order) the netns is gone;
+// DEL from the cache must still release the IP and the port rules.
+TEST_P(RealPluginsTest, TearDownAfterTheNetnsIsGone) {
+  auto result = SetUpPod();
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_FALSE(result->ips.empty());
+  const std::string ip = result->ips[0];
+  netns_.Remove();  // takes the veth pair with it
+  absl::Status s = manager_->TearDown(Request());
+  EXPECT_TRUE(s.ok()) << s;
+  set_up_ = !s.ok();
+  EXPECT_NE(::access(IpamFile(ip).c_str(), F_OK), 0) << "IP still allocated";
+  EXPECT_FALSE(NatRulesMentionPod());
+  EXPECT_TRUE(FindCacheEntries(options_.cache_dir, pod_id_)->empty());
+  EXPECT_TRUE(manager_->TearDown(Request()).ok());  // and again: nothing to do
+}
+
 TEST_P(RealPluginsTest, CachedResultSurvivesARestart) {
   auto result = SetUpPod();
   ASSERT_TRUE(result.ok()) << result.status();
