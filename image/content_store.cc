@@ -17,14 +17,17 @@
 #include "image/store_fs.h"
 
 namespace crius::image {
+namespace {
 
-using store_internal::CheckDigest;
-using store_internal::DigestAlgorithm;
-using store_internal::DigestHexPart;
-using store_internal::Hasher;
+std::string_view DigestAlgorithm(std::string_view digest) {
+  return digest.substr(0, digest.find(':'));
+}
+
+}  // namespace
+
 
 IngestWriter::IngestWriter(std::string digest, int64_t expected_size, std::string temp_path,
-                           std::string final_path, UniqueFd fd, Hasher hasher)
+                           std::string final_path, UniqueFd fd, Digester hasher)
     : digest_(std::move(digest)),
       expected_size_(expected_size),
       temp_path_(std::move(temp_path)),
@@ -113,16 +116,16 @@ absl::StatusOr<std::unique_ptr<ContentStore>> ContentStore::Open(const std::stri
 }
 
 std::string ContentStore::BlobPath(std::string_view digest) const {
-  return JoinPath(root_, "blobs", DigestAlgorithm(digest), DigestHexPart(digest));
+  return JoinPath(root_, "blobs", DigestAlgorithm(digest), DigestHex(digest));
 }
 
 bool ContentStore::Has(std::string_view digest) const {
-  if (!CheckDigest(digest).ok()) return false;
+  if (!ValidateDigest(digest).ok()) return false;
   return ::access(BlobPath(digest).c_str(), F_OK) == 0;
 }
 
 absl::StatusOr<std::string> ContentStore::Path(std::string_view digest) const {
-  RETURN_IF_ERROR(CheckDigest(digest));
+  RETURN_IF_ERROR(ValidateDigest(digest));
   return BlobPath(digest);
 }
 
@@ -134,9 +137,9 @@ absl::StatusOr<int64_t> ContentStore::Size(std::string_view digest) const {
 absl::StatusOr<std::unique_ptr<IngestWriter>> ContentStore::Ingest(std::string_view digest,
                                                                    int64_t expected_size) {
   ASSIGN_OR_RETURN(std::string final_path, Path(digest));
-  ASSIGN_OR_RETURN(Hasher hasher, Hasher::ForDigest(digest));
+  ASSIGN_OR_RETURN(Digester hasher, Digester::ForDigest(digest));
   std::string temp = JoinPath(root_, "ingest",
-                              absl::StrCat(AbslView(DigestHexPart(digest).substr(0, 12)), "-",
+                              absl::StrCat(AbslView(DigestHex(digest).substr(0, 12)), "-",
                                            store_internal::RandomHex()));
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return ErrnoStatus(absl::StrCat("create ingest file ", temp));
@@ -148,7 +151,7 @@ absl::StatusOr<std::unique_ptr<IngestWriter>> ContentStore::Ingest(std::string_v
 absl::Status ContentStore::Put(std::string_view digest, std::string_view data) {
   // Checked even when the blob is present, so a caller handing the wrong
   // bytes learns about it instead of being told they were stored.
-  ASSIGN_OR_RETURN(Hasher hasher, Hasher::ForDigest(digest));
+  ASSIGN_OR_RETURN(Digester hasher, Digester::ForDigest(digest));
   hasher.Update(data);
   if (std::string actual = hasher.Finish(); actual != digest) {
     return absl::DataLossError(absl::StrCat("put blob ", AbslView(digest), ": content hashes to ",
@@ -186,7 +189,7 @@ absl::StatusOr<std::vector<std::string>> ContentStore::List() const {
     }
     while (struct dirent* e = ::readdir(d.get())) {
       std::string digest = absl::StrCat(algorithm, ":", e->d_name);
-      if (CheckDigest(digest).ok()) out.push_back(std::move(digest));
+      if (ValidateDigest(digest).ok()) out.push_back(std::move(digest));
     }
   }
   std::sort(out.begin(), out.end());

@@ -24,7 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/unique_fd.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 
 namespace crius::image {
 
@@ -50,14 +50,14 @@ class IngestWriter {
  private:
   friend class ContentStore;
   IngestWriter(std::string digest, int64_t expected_size, std::string temp_path,
-               std::string final_path, UniqueFd fd, store_internal::Hasher hasher);
+               std::string final_path, UniqueFd fd, Digester hasher);
 
   std::string digest_;
   int64_t expected_size_;
   std::string temp_path_;
   std::string final_path_;
   UniqueFd fd_;
-  store_internal::Hasher hasher_;
+  Digester hasher_;
   int64_t written_ = 0;
   bool done_ = false;
 };

@@ -7,13 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 #include "nlohmann/json.hpp"
 
 namespace crius::image {
 namespace {
 
-using store_internal::CheckDigest;
 
 std::optional<int64_t> ParseUid(std::string_view s) {
   if (s.empty()) return std::nullopt;
@@ -67,14 +66,14 @@ std::vector<std::string> ImageRecord::Blobs() const {
 }
 
 absl::Status ValidateImageRecord(const ImageRecord& r) {
-  RETURN_IF_ERROR(Annotate(CheckDigest(r.id), "image id"));
+  RETURN_IF_ERROR(Annotate(ValidateDigest(r.id), "image id"));
   if (!r.manifest_digest.empty()) {
-    RETURN_IF_ERROR(Annotate(CheckDigest(r.manifest_digest), "manifest digest"));
+    RETURN_IF_ERROR(Annotate(ValidateDigest(r.manifest_digest), "manifest digest"));
   }
   for (const std::string& d : r.layer_digests) {
-    RETURN_IF_ERROR(Annotate(CheckDigest(d), "layer digest"));
+    RETURN_IF_ERROR(Annotate(ValidateDigest(d), "layer digest"));
   }
-  for (const std::string& c : r.chain_ids) RETURN_IF_ERROR(Annotate(CheckDigest(c), "chain id"));
+  for (const std::string& c : r.chain_ids) RETURN_IF_ERROR(Annotate(ValidateDigest(c), "chain id"));
   for (const std::string& t : r.repo_tags) {
     if (t.empty()) return absl::InvalidArgumentError("empty repo tag");
   }
@@ -84,7 +83,7 @@ absl::Status ValidateImageRecord(const ImageRecord& r) {
       return absl::InvalidArgumentError(
           absl::StrCat("repo digest \"", rd, "\" is not <name>@<digest>"));
     }
-    RETURN_IF_ERROR(Annotate(CheckDigest(std::string_view(rd).substr(at + 1)),
+    RETURN_IF_ERROR(Annotate(ValidateDigest(std::string_view(rd).substr(at + 1)),
                              absl::StrCat("repo digest \"", rd, "\"")));
   }
   return absl::OkStatus();

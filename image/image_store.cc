@@ -15,12 +15,11 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "image/store_fs.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 
 namespace crius::image {
 namespace {
 
-using store_internal::DigestHexPart;
 
 constexpr size_t kMinPrefix = 3;
 constexpr size_t kMaxRecordBytes = size_t{32} << 20;
@@ -58,7 +57,7 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
 }
 
 std::string ImageStore::RecordPath(std::string_view id) const {
-  return JoinPath(dir_, absl::StrCat(AbslView(DigestHexPart(id)), ".json"));
+  return JoinPath(dir_, absl::StrCat(AbslView(DigestHex(id)), ".json"));
 }
 
 absl::Status ImageStore::Persist(const ImageRecord& record) {

@@ -17,20 +17,18 @@
 #include "common/strings.h"
 #include "common/unique_fd.h"
 #include "image/store_fs.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 #include "nlohmann/json.hpp"
 
 namespace crius::image {
 namespace {
 
-using store_internal::CheckDigest;
-using store_internal::DigestHexPart;
 
 constexpr char kMetadataFile[] = "layer.json";
 constexpr char kDiffDir[] = "diff";
 
 absl::Status CheckChainId(std::string_view chain_id) {
-  RETURN_IF_ERROR(CheckDigest(chain_id));
+  RETURN_IF_ERROR(ValidateDigest(chain_id));
   if (!absl::StartsWith(AbslView(chain_id), "sha256:")) {
     return absl::InvalidArgumentError(
         absl::StrCat("chain id \"", AbslView(chain_id), "\" is not sha256"));
@@ -80,7 +78,7 @@ absl::Status SyncFilesystem(const std::string& path) {
 
 std::string ChainId(std::string_view parent_chain_id, std::string_view diff_id) {
   if (parent_chain_id.empty()) return std::string(diff_id);
-  return store_internal::Sha256Digest(
+  return Sha256Digest(
       absl::StrCat(AbslView(parent_chain_id), " ", AbslView(diff_id)));
 }
 
@@ -103,7 +101,7 @@ absl::StatusOr<std::unique_ptr<LayerStore>> LayerStore::Open(const std::string& 
 }
 
 std::string LayerStore::LayerDir(std::string_view chain_id) const {
-  return JoinPath(root_, DigestHexPart(chain_id));
+  return JoinPath(root_, DigestHex(chain_id));
 }
 
 absl::Status LayerStore::Load() {
@@ -121,7 +119,7 @@ absl::Status LayerStore::Load() {
     absl::StatusOr<LayerInfo> info =
         data.ok() ? DecodeMetadata(*data, meta_path) : absl::StatusOr<LayerInfo>(data.status());
     if (info.ok() && (!CheckChainId(info->chain_id).ok() ||
-                      DigestHexPart(info->chain_id) != name)) {
+                      DigestHex(info->chain_id) != name)) {
       info = absl::DataLossError(absl::StrCat(meta_path, ": chain id does not match"));
     }
     if (!info.ok()) {
@@ -145,7 +143,7 @@ absl::StatusOr<LayerInfo> LayerStore::Ensure(std::string_view chain_id_view,
   std::string chain_id(chain_id_view);
   std::string diff_id(diff_id_view);
   RETURN_IF_ERROR(CheckChainId(chain_id));
-  RETURN_IF_ERROR(CheckDigest(diff_id));
+  RETURN_IF_ERROR(ValidateDigest(diff_id));
   {
     absl::MutexLock lock(&mu_);
     for (;;) {
@@ -174,7 +172,7 @@ absl::StatusOr<LayerInfo> LayerStore::Unpack(const std::string& chain_id,
                                              const std::string& diff_id) const {
   const std::string context = absl::StrCat("unpack layer ", chain_id);
   std::string scratch = JoinPath(
-      root_, absl::StrCat(".tmp-", AbslView(DigestHexPart(chain_id).substr(0, 12)), "-",
+      root_, absl::StrCat(".tmp-", AbslView(DigestHex(chain_id).substr(0, 12)), "-",
                           store_internal::RandomHex()));
   std::string diff = JoinPath(scratch, kDiffDir);
   auto cleanup = [&scratch](absl::Status s) {
@@ -258,7 +256,7 @@ int64_t LayerStore::TotalSize() const {
 absl::StatusOr<std::string> LayerStore::DetachDir(const std::string& chain_id) const {
   std::string dir = LayerDir(chain_id);
   std::string doomed = JoinPath(
-      root_, absl::StrCat(".rm-", AbslView(DigestHexPart(chain_id).substr(0, 12)), "-",
+      root_, absl::StrCat(".rm-", AbslView(DigestHex(chain_id).substr(0, 12)), "-",
                           store_internal::RandomHex()));
   if (::rename(dir.c_str(), doomed.c_str()) != 0) {
     if (errno == ENOENT) return std::string();

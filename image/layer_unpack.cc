@@ -12,12 +12,11 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "image/layer_apply.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 
 namespace crius::image {
 namespace {
 
-using store_internal::Hasher;
 using store_internal::LayerWriter;
 
 struct ArchiveFree {
@@ -36,7 +35,7 @@ std::string ArchiveError(struct archive* a) {
 // the blob gives both the files and the DiffID of exactly the bytes parsed.
 struct TarStream {
   struct archive* outer = nullptr;
-  Hasher hasher = Hasher::Sha256();
+  Sha256 hasher;
   std::vector<char> buffer = std::vector<char>(size_t{256} << 10);
   int64_t total = 0;
   int64_t max_total = 0;
@@ -148,7 +147,7 @@ absl::StatusOr<UnpackResult> UnpackLayer(const std::string& blob_path, const std
     if (n == 0) break;
   }
   RETURN_IF_ERROR(Annotate(writer->Finish(), context));
-  result.diff_id = stream.hasher.Finish();
+  result.diff_id = stream.hasher.Digest();
   result.size = writer->content_bytes();
   return result;
 }

@@ -24,7 +24,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/unique_fd.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 
 namespace crius::image {
 namespace {
@@ -224,7 +224,7 @@ absl::Status Rootfs::MountNewApi(const std::string& id,
 // "l/<12 hex>": short enough that even hundreds of layers fit in a page.
 absl::StatusOr<std::string> Rootfs::ShortLink(const std::string& layer_dir) {
   std::string name(
-      store_internal::DigestHexPart(store_internal::Sha256Digest(layer_dir)).substr(0, 12));
+      DigestHex(Sha256Digest(layer_dir)).substr(0, 12));
   std::string link = JoinPath(options_.root, kLinkDir, name);
   if (::symlink(layer_dir.c_str(), link.c_str()) != 0) {
     if (errno != EEXIST) return ErrnoStatus(absl::StrCat("symlink ", link));

@@ -7,13 +7,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 #include "test/unit/common/temp_dir.h"
 
 namespace crius::image {
 namespace {
 
-using store_internal::Sha256Digest;
 using testing::TempDir;
 
 int CountEntries(const std::string& dir) {

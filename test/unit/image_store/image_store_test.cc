@@ -7,13 +7,12 @@
 #include "common/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 #include "test/unit/common/temp_dir.h"
 
 namespace crius::image {
 namespace {
 
-using store_internal::Sha256Digest;
 using testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;

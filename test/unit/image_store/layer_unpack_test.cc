@@ -9,14 +9,13 @@
 
 #include "common/files.h"
 #include "gtest/gtest.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 #include "test/unit/common/temp_dir.h"
 #include "test/unit/image_store/tar_builder.h"
 
 namespace crius::image {
 namespace {
 
-using store_internal::Sha256Digest;
 using testing::Compression;
 using testing::TarBuilder;
 using testing::TarMember;

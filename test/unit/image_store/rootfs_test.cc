@@ -11,7 +11,7 @@
 #include "common/os.h"
 #include "gtest/gtest.h"
 #include "image/layer_store.h"
-#include "image/store_hash.h"
+#include "image/digest.h"
 #include "test/unit/common/temp_dir.h"
 #include "test/unit/image_store/tar_builder.h"
 
@@ -75,7 +75,7 @@ TEST_P(RootfsTest, StackedLayersApplyWhiteoutsAndOpaqueDirs) {
     std::string path = tmp_.Path("blob" + std::to_string(n++));
     ASSERT_TRUE(WriteFileAtomic(path, TarBuilder::Compress(tar, Compression::kZstd)).ok());
     blobs.push_back(path);
-    diff_ids.push_back(store_internal::Sha256Digest(tar));
+    diff_ids.push_back(Sha256Digest(tar));
   }
   std::vector<std::string> chain = ChainIds(diff_ids);
   std::vector<std::string> lowers;  // topmost first
