@@ -25,7 +25,6 @@ std::string_view DigestAlgorithm(std::string_view digest) {
 
 }  // namespace
 
-
 IngestWriter::IngestWriter(std::string digest, int64_t expected_size, std::string temp_path,
                            std::string final_path, UniqueFd fd, Digester hasher)
     : digest_(std::move(digest)),
@@ -48,11 +47,10 @@ void IngestWriter::Abort() {
 
 absl::Status IngestWriter::Write(std::string_view data) {
   if (done_) return absl::FailedPreconditionError("ingest already committed or aborted");
-  if (expected_size_ >= 0 &&
-      written_ + static_cast<int64_t>(data.size()) > expected_size_) {
+  if (expected_size_ >= 0 && written_ + static_cast<int64_t>(data.size()) > expected_size_) {
     Abort();
-    return absl::DataLossError(absl::StrCat("blob ", digest_, ": more than the expected ",
-                                            expected_size_, " bytes"));
+    return absl::DataLossError(
+        absl::StrCat("blob ", digest_, ": more than the expected ", expected_size_, " bytes"));
   }
   absl::Status s = store_internal::WriteAll(fd_.get(), data, temp_path_);
   if (!s.ok()) {
@@ -69,8 +67,8 @@ absl::Status IngestWriter::Commit() {
   std::string context = absl::StrCat("commit blob ", digest_);
   if (expected_size_ >= 0 && written_ != expected_size_) {
     Abort();
-    return absl::DataLossError(absl::StrCat(context, ": got ", written_, " bytes, want ",
-                                            expected_size_));
+    return absl::DataLossError(
+        absl::StrCat(context, ": got ", written_, " bytes, want ", expected_size_));
   }
   std::string actual = hasher_.Finish();
   if (actual != digest_) {
@@ -138,9 +136,9 @@ absl::StatusOr<std::unique_ptr<IngestWriter>> ContentStore::Ingest(std::string_v
                                                                    int64_t expected_size) {
   ASSIGN_OR_RETURN(std::string final_path, Path(digest));
   ASSIGN_OR_RETURN(Digester hasher, Digester::ForDigest(digest));
-  std::string temp = JoinPath(root_, "ingest",
-                              absl::StrCat(AbslView(DigestHex(digest).substr(0, 12)), "-",
-                                           store_internal::RandomHex()));
+  std::string temp = JoinPath(
+      root_, "ingest",
+      absl::StrCat(AbslView(DigestHex(digest).substr(0, 12)), "-", store_internal::RandomHex()));
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return ErrnoStatus(absl::StrCat("create ingest file ", temp));
   return std::unique_ptr<IngestWriter>(new IngestWriter(std::string(digest), expected_size,
@@ -154,8 +152,8 @@ absl::Status ContentStore::Put(std::string_view digest, std::string_view data) {
   ASSIGN_OR_RETURN(Digester hasher, Digester::ForDigest(digest));
   hasher.Update(data);
   if (std::string actual = hasher.Finish(); actual != digest) {
-    return absl::DataLossError(absl::StrCat("put blob ", AbslView(digest), ": content hashes to ",
-                                            actual));
+    return absl::DataLossError(
+        absl::StrCat("put blob ", AbslView(digest), ": content hashes to ", actual));
   }
   if (Has(digest)) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto writer, Ingest(digest, static_cast<int64_t>(data.size())));

@@ -13,7 +13,6 @@
 namespace crius::image {
 namespace {
 
-
 std::optional<int64_t> ParseUid(std::string_view s) {
   if (s.empty()) return std::nullopt;
   int64_t v = 0;

@@ -14,12 +14,11 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "image/store_fs.h"
 #include "image/digest.h"
+#include "image/store_fs.h"
 
 namespace crius::image {
 namespace {
-
 
 constexpr size_t kMinPrefix = 3;
 constexpr size_t kMaxRecordBytes = size_t{32} << 20;
@@ -260,8 +259,8 @@ absl::StatusOr<RemovedImage> ImageStore::Remove(std::string_view ref) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return ErrnoStatus(absl::StrCat("remove image ", image->id, ": unlink ", path));
   }
-  RETURN_IF_ERROR(Annotate(store_internal::FsyncDir(dir_),
-                           absl::StrCat("remove image ", image->id)));
+  RETURN_IF_ERROR(
+      Annotate(store_internal::FsyncDir(dir_), absl::StrCat("remove image ", image->id)));
   Unindex(*image);
   by_id_.erase(image->id);
 
@@ -293,7 +292,8 @@ absl::flat_hash_set<std::string> ImageStore::ReferencedBlobs() const {
 absl::flat_hash_set<std::string> ImageStore::ReferencedChainIds() const {
   absl::ReaderMutexLock lock(&mu_);
   absl::flat_hash_set<std::string> out;
-  for (const auto& [id, image] : by_id_) out.insert(image->chain_ids.begin(), image->chain_ids.end());
+  for (const auto& [id, image] : by_id_)
+    out.insert(image->chain_ids.begin(), image->chain_ids.end());
   return out;
 }
 

@@ -62,7 +62,7 @@ struct LayerWriter::Meta {
   uid_t uid;
   gid_t gid;
   mode_t perm;
-  int64_t size;  // regular files: the length after all data blocks
+  int64_t size;              // regular files: the length after all data blocks
   struct timespec times[2];  // atime, mtime
   std::vector<std::pair<std::string, std::string>> xattrs;
 };
@@ -79,8 +79,8 @@ absl::Status SetXattrs(const std::vector<std::pair<std::string, std::string>>& x
     // symlinks accept no user.* xattrs; the image still runs without them.
     if (errno == ENOTSUP || errno == EOPNOTSUPP ||
         (errno == EPERM && !absl::StartsWith(AbslView(name), "trusted."))) {
-      CRIUS_LOG(kDebug) << "layer member " << what << ": xattr " << name << " not kept: "
-                        << ErrnoStatus("setxattr");
+      CRIUS_LOG(kDebug) << "layer member " << what << ": xattr " << name
+                        << " not kept: " << ErrnoStatus("setxattr");
       continue;
     }
     return ErrnoStatus(absl::StrCat("set xattr ", name, " on ", what));
@@ -191,13 +191,9 @@ absl::Status LayerWriter::ClearSlot(int parent, const std::string& name, const s
   return absl::OkStatus();
 }
 
-absl::Status LayerWriter::Apply(struct archive* a, struct archive_entry* entry) {
-  const char* raw = Either(archive_entry_pathname_utf8(entry), archive_entry_pathname(entry));
-  if (raw == nullptr) return absl::InvalidArgumentError("layer member without a name");
-  ASSIGN_OR_RETURN(std::vector<std::string> path, CleanMemberPath(raw));
-
+LayerWriter::Meta LayerWriter::ReadMeta(struct archive_entry* entry, const char* name) {
   Meta meta;
-  meta.what = raw;
+  meta.what = name;
   meta.uid = static_cast<uid_t>(archive_entry_uid(entry));
   meta.gid = static_cast<gid_t>(archive_entry_gid(entry));
   meta.perm = archive_entry_perm(entry) & 07777;
@@ -214,7 +210,15 @@ absl::Status LayerWriter::Apply(struct archive* a, struct archive_entry* entry) 
     if (IsOverlayXattr(xname)) continue;
     meta.xattrs.emplace_back(xname, std::string(static_cast<const char*>(xvalue), xsize));
   }
+  return meta;
+}
 
+absl::Status LayerWriter::Apply(struct archive* a, struct archive_entry* entry) {
+  const char* raw = Either(archive_entry_pathname_utf8(entry), archive_entry_pathname(entry));
+  if (raw == nullptr) return absl::InvalidArgumentError("layer member without a name");
+  ASSIGN_OR_RETURN(std::vector<std::string> path, CleanMemberPath(raw));
+
+  const Meta meta = ReadMeta(entry, raw);
   const bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
   if (path.empty()) {
     if (!is_dir) {
@@ -243,7 +247,8 @@ absl::Status LayerWriter::Apply(struct archive* a, struct archive_entry* entry) 
     return ApplyWhiteout(parent.get(), target, meta);
   }
 
-  if (const char* link = Either(archive_entry_hardlink_utf8(entry), archive_entry_hardlink(entry))) {
+  if (const char* link =
+          Either(archive_entry_hardlink_utf8(entry), archive_entry_hardlink(entry))) {
     return ApplyHardlink(parent.get(), name, link, meta.what);
   }
   switch (archive_entry_filetype(entry)) {
@@ -311,8 +316,8 @@ absl::Status LayerWriter::ApplyDir(int parent, const std::vector<std::string>& p
 absl::Status LayerWriter::ApplyFile(struct archive* a, int parent, const std::string& name,
                                     const Meta& meta) {
   RETURN_IF_ERROR(ClearSlot(parent, name, meta.what, false, nullptr));
-  UniqueFd fd(::openat(parent, name.c_str(),
-                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  UniqueFd fd(
+      ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return ErrnoStatus(absl::StrCat("create ", meta.what));
   // Blocks come with their offsets so sparse members keep their holes.
   for (;;) {
@@ -366,8 +371,8 @@ absl::Status LayerWriter::ApplyHardlink(int parent, const std::string& name,
   // so the link can only ever name a file this layer already holds.
   absl::StatusOr<UniqueFd> tparent = OpenDir(tpath, tpath.size() - 1, /*create=*/false);
   if (!tparent.ok()) {
-    return Annotate(tparent.status(), absl::StrCat("layer member \"", what,
-                                                   "\": hard link target ", AbslView(target)));
+    return Annotate(tparent.status(), absl::StrCat("layer member \"", what, "\": hard link target ",
+                                                   AbslView(target)));
   }
   struct stat st;
   if (::fstatat(tparent->get(), tpath.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -404,9 +409,9 @@ absl::Status LayerWriter::ApplySpecial(int parent, const std::string& name,
     }
   } else {
     mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
-    dev_t dev = kind == S_IFIFO ? 0
-                                : makedev(archive_entry_rdevmajor(entry),
-                                          archive_entry_rdevminor(entry));
+    dev_t dev = kind == S_IFIFO
+                    ? 0
+                    : makedev(archive_entry_rdevmajor(entry), archive_entry_rdevminor(entry));
     if (::mknodat(parent, name.c_str(), kind | 0600, dev) != 0) {
       return ErrnoStatus(absl::StrCat("create node ", meta.what));
     }
@@ -420,8 +425,8 @@ absl::Status LayerWriter::ApplySpecial(int parent, const std::string& name,
   }
   // Devices and symlinks cannot be opened safely for f*xattr; go through
   // the parent's descriptor instead (lsetxattr does not follow the name).
-  RETURN_IF_ERROR(SetXattrs(meta.xattrs, meta.what, -1,
-                            absl::StrCat("/proc/self/fd/", parent, "/", name)));
+  RETURN_IF_ERROR(
+      SetXattrs(meta.xattrs, meta.what, -1, absl::StrCat("/proc/self/fd/", parent, "/", name)));
   if (::utimensat(parent, name.c_str(), meta.times, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoStatus(absl::StrCat("set times of ", meta.what));
   }

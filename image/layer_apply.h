@@ -54,6 +54,7 @@ class LayerWriter {
   struct Meta;
 
   explicit LayerWriter(UniqueFd root) : root_(std::move(root)) {}
+  static Meta ReadMeta(struct archive_entry* entry, const char* name);
 
   absl::StatusOr<UniqueFd> Resolve(const std::string& rel, int flags) const;
   absl::StatusOr<UniqueFd> OpenDir(const std::vector<std::string>& path, size_t n,
@@ -63,8 +64,7 @@ class LayerWriter {
 
   absl::Status ApplyWhiteout(int parent, const std::string& name, const Meta& meta);
   absl::Status ApplyDir(int parent, const std::vector<std::string>& path, const Meta& meta);
-  absl::Status ApplyFile(struct archive* a, int parent, const std::string& name,
-                         const Meta& meta);
+  absl::Status ApplyFile(struct archive* a, int parent, const std::string& name, const Meta& meta);
   absl::Status ApplyHardlink(int parent, const std::string& name, std::string_view target,
                              const std::string& what);
   absl::Status ApplySpecial(int parent, const std::string& name, struct archive_entry* entry,

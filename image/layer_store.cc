@@ -16,13 +16,12 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/unique_fd.h"
-#include "image/store_fs.h"
 #include "image/digest.h"
+#include "image/store_fs.h"
 #include "nlohmann/json.hpp"
 
 namespace crius::image {
 namespace {
-
 
 constexpr char kMetadataFile[] = "layer.json";
 constexpr char kDiffDir[] = "diff";
@@ -78,8 +77,7 @@ absl::Status SyncFilesystem(const std::string& path) {
 
 std::string ChainId(std::string_view parent_chain_id, std::string_view diff_id) {
   if (parent_chain_id.empty()) return std::string(diff_id);
-  return Sha256Digest(
-      absl::StrCat(AbslView(parent_chain_id), " ", AbslView(diff_id)));
+  return Sha256Digest(absl::StrCat(AbslView(parent_chain_id), " ", AbslView(diff_id)));
 }
 
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
@@ -118,8 +116,7 @@ absl::Status LayerStore::Load() {
     absl::StatusOr<std::string> data = ReadFile(meta_path, 1 << 16);
     absl::StatusOr<LayerInfo> info =
         data.ok() ? DecodeMetadata(*data, meta_path) : absl::StatusOr<LayerInfo>(data.status());
-    if (info.ok() && (!CheckChainId(info->chain_id).ok() ||
-                      DigestHex(info->chain_id) != name)) {
+    if (info.ok() && (!CheckChainId(info->chain_id).ok() || DigestHex(info->chain_id) != name)) {
       info = absl::DataLossError(absl::StrCat(meta_path, ": chain id does not match"));
     }
     if (!info.ok()) {
@@ -151,9 +148,8 @@ absl::StatusOr<LayerInfo> LayerStore::Ensure(std::string_view chain_id_view,
       if (!unpacking_.contains(chain_id)) break;
       // Someone else is unpacking it: wait for the outcome. If that unpack
       // failed, this caller tries with its own blob.
-      auto done = [this, &chain_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !unpacking_.contains(chain_id);
-      };
+      auto done = [this, &chain_id]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !unpacking_.contains(chain_id); };
       mu_.Await(absl::Condition(&done));
     }
     unpacking_.insert(chain_id);
@@ -171,9 +167,9 @@ absl::StatusOr<LayerInfo> LayerStore::Unpack(const std::string& chain_id,
                                              const std::string& blob_path,
                                              const std::string& diff_id) const {
   const std::string context = absl::StrCat("unpack layer ", chain_id);
-  std::string scratch = JoinPath(
-      root_, absl::StrCat(".tmp-", AbslView(DigestHex(chain_id).substr(0, 12)), "-",
-                          store_internal::RandomHex()));
+  std::string scratch =
+      JoinPath(root_, absl::StrCat(".tmp-", AbslView(DigestHex(chain_id).substr(0, 12)), "-",
+                                   store_internal::RandomHex()));
   std::string diff = JoinPath(scratch, kDiffDir);
   auto cleanup = [&scratch](absl::Status s) {
     absl::Status rm = RemoveAll(scratch);
@@ -189,9 +185,8 @@ absl::StatusOr<LayerInfo> LayerStore::Unpack(const std::string& chain_id,
   absl::StatusOr<UnpackResult> unpacked = UnpackLayer(blob_path, diff, limits_);
   if (!unpacked.ok()) return cleanup(Annotate(unpacked.status(), context));
   if (unpacked->diff_id != diff_id) {
-    return cleanup(absl::DataLossError(absl::StrCat(
-        context, ": uncompressed content hashes to ", unpacked->diff_id, ", config says ",
-        diff_id)));
+    return cleanup(absl::DataLossError(absl::StrCat(context, ": uncompressed content hashes to ",
+                                                    unpacked->diff_id, ", config says ", diff_id)));
   }
   LayerInfo info{chain_id, diff_id, unpacked->size, ""};
   absl::Status s = WriteFileAtomic(JoinPath(scratch, kMetadataFile), EncodeMetadata(info), 0600);
@@ -255,9 +250,9 @@ int64_t LayerStore::TotalSize() const {
 // slow recursive delete then runs outside the lock on a private name.
 absl::StatusOr<std::string> LayerStore::DetachDir(const std::string& chain_id) const {
   std::string dir = LayerDir(chain_id);
-  std::string doomed = JoinPath(
-      root_, absl::StrCat(".rm-", AbslView(DigestHex(chain_id).substr(0, 12)), "-",
-                          store_internal::RandomHex()));
+  std::string doomed =
+      JoinPath(root_, absl::StrCat(".rm-", AbslView(DigestHex(chain_id).substr(0, 12)), "-",
+                                   store_internal::RandomHex()));
   if (::rename(dir.c_str(), doomed.c_str()) != 0) {
     if (errno == ENOENT) return std::string();
     return ErrnoStatus(absl::StrCat("remove layer ", chain_id, ": rename ", dir));
@@ -272,8 +267,7 @@ absl::Status LayerStore::Remove(std::string_view chain_id_view) {
   {
     absl::MutexLock lock(&mu_);
     if (unpacking_.contains(chain_id)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("layer ", chain_id, " is being unpacked"));
+      return absl::FailedPreconditionError(absl::StrCat("layer ", chain_id, " is being unpacked"));
     }
     ASSIGN_OR_RETURN(doomed, DetachDir(chain_id));
     layers_.erase(chain_id);

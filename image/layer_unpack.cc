@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
-#include "image/layer_apply.h"
 #include "image/digest.h"
+#include "image/layer_apply.h"
 
 namespace crius::image {
 namespace {

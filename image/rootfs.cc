@@ -57,8 +57,8 @@ absl::Status ValidateId(std::string_view id) {
 std::string Unescape(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-        s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
       int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
       out.push_back(static_cast<char>(v));
       i += 3;
@@ -148,9 +148,8 @@ absl::StatusOr<std::string> Rootfs::Mount(std::string_view container_id,
   const std::string id(container_id);
   const std::string context = absl::StrCat("mount rootfs of ", id);
   if (lower_dirs.size() > kMaxLowers) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": ", lower_dirs.size(),
-                                                   " layers, overlayfs takes at most ",
-                                                   kMaxLowers));
+    return absl::InvalidArgumentError(absl::StrCat(
+        context, ": ", lower_dirs.size(), " layers, overlayfs takes at most ", kMaxLowers));
   }
   std::vector<std::string> lowers = lower_dirs;
   if (lowers.empty()) lowers.push_back(JoinPath(options_.root, kEmptyLower));
@@ -223,8 +222,7 @@ absl::Status Rootfs::MountNewApi(const std::string& id,
 
 // "l/<12 hex>": short enough that even hundreds of layers fit in a page.
 absl::StatusOr<std::string> Rootfs::ShortLink(const std::string& layer_dir) {
-  std::string name(
-      DigestHex(Sha256Digest(layer_dir)).substr(0, 12));
+  std::string name(DigestHex(Sha256Digest(layer_dir)).substr(0, 12));
   std::string link = JoinPath(options_.root, kLinkDir, name);
   if (::symlink(layer_dir.c_str(), link.c_str()) != 0) {
     if (errno != EEXIST) return ErrnoStatus(absl::StrCat("symlink ", link));

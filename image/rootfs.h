@@ -39,7 +39,7 @@ struct RootfsOptions {
 };
 
 struct RootfsState {
-  std::string merged;  // where the rootfs is (or would be) mounted
+  std::string merged;    // where the rootfs is (or would be) mounted
   bool exists = false;   // <root>/<id> is there
   bool mounted = false;  // merged is a mount point right now
 };

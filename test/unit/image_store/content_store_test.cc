@@ -52,8 +52,7 @@ TEST_F(ContentStoreTest, IngestCommitsVerifiedBlob) {
   EXPECT_TRUE(store_->Has(digest));
   EXPECT_EQ(*store_->Size(digest), 11);
   EXPECT_EQ(*store_->Read(digest), data);
-  EXPECT_EQ(*store_->Path(digest),
-            tmp_.Path("content/blobs/sha256/" + digest.substr(7)));
+  EXPECT_EQ(*store_->Path(digest), tmp_.Path("content/blobs/sha256/" + digest.substr(7)));
   EXPECT_EQ(CountEntries(IngestDir()), 0);
 }
 
@@ -136,8 +135,7 @@ TEST_F(ContentStoreTest, PutListDeleteReadCap) {
   std::sort(want.begin(), want.end());
   EXPECT_EQ(*list, want);
   EXPECT_EQ(*store_->TotalSize(), static_cast<int64_t>(a.size() + b.size()));
-  EXPECT_EQ(store_->Read(Sha256Digest(a), 4).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store_->Read(Sha256Digest(a), 4).status().code(), absl::StatusCode::kResourceExhausted);
   ASSERT_TRUE(store_->Delete(Sha256Digest(a)).ok());
   ASSERT_TRUE(store_->Delete(Sha256Digest(a)).ok());  // absent: fine
   EXPECT_FALSE(store_->Has(Sha256Digest(a)));
@@ -145,8 +143,9 @@ TEST_F(ContentStoreTest, PutListDeleteReadCap) {
 }
 
 TEST_F(ContentStoreTest, RejectsInvalidDigests) {
-  for (const char* bad : {"", "sha256:abc", "md5:0123", "sha256:../../../etc/passwd",
-                          "sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"}) {
+  for (const char* bad :
+       {"", "sha256:abc", "md5:0123", "sha256:../../../etc/passwd",
+        "sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"}) {
     EXPECT_EQ(store_->Ingest(bad, -1).status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_FALSE(store_->Has(bad));
     EXPECT_EQ(store_->Delete(bad).code(), absl::StatusCode::kInvalidArgument);

@@ -13,9 +13,9 @@
 namespace crius::image {
 namespace {
 
-using testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testing::TempDir;
 using ::testing::UnorderedElementsAre;
 
 // An image whose config, manifest and layers are derived from `name`; the
@@ -23,8 +23,8 @@ using ::testing::UnorderedElementsAre;
 ImageRecord MakeImage(const std::string& name, std::vector<std::string> tags,
                       const std::string& user = "", std::vector<std::string> shared = {}) {
   ImageRecord r;
-  r.config_json = R"({"architecture":"amd64","config":{"User":")" + user + R"("},"n":")" +
-                  name + R"("})";
+  r.config_json =
+      R"({"architecture":"amd64","config":{"User":")" + user + R"("},"n":")" + name + R"("})";
   r.id = Sha256Digest(r.config_json);
   r.manifest_digest = Sha256Digest("manifest " + name);
   r.repo_tags = std::move(tags);
@@ -71,10 +71,9 @@ TEST_F(ImageStoreTest, LookupByEveryReferenceForm) {
   auto put = store_->Put(rec);
   ASSERT_TRUE(put.ok()) << put.status();
   const std::string hex = rec.id.substr(7);
-  for (const std::string& ref :
-       {rec.id, hex, std::string("docker.io/library/busybox:latest"),
-        "docker.io/library/busybox@" + rec.manifest_digest, hex.substr(0, 12),
-        "sha256:" + hex.substr(0, 5)}) {
+  for (const std::string& ref : {rec.id, hex, std::string("docker.io/library/busybox:latest"),
+                                 "docker.io/library/busybox@" + rec.manifest_digest,
+                                 hex.substr(0, 12), "sha256:" + hex.substr(0, 5)}) {
     auto got = store_->Get(ref);
     ASSERT_TRUE(got.ok()) << ref << ": " << got.status();
     EXPECT_EQ(got->get(), put->get()) << ref;
@@ -144,8 +143,8 @@ TEST_F(ImageStoreTest, PersistsAcrossReload) {
 
 TEST_F(ImageStoreTest, DamagedRecordsAreSkipped) {
   ASSERT_TRUE(store_->Put(MakeImage("good", {"r/good:1"})).ok());
-  ASSERT_TRUE(WriteFileAtomic(tmp_.Path("images/" + std::string(64, 'b') + ".json"), "{not json")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(tmp_.Path("images/" + std::string(64, 'b') + ".json"), "{not json").ok());
   Reopen();
   EXPECT_EQ(store_->List().size(), 1u);
   EXPECT_TRUE(store_->Get("r/good:1").ok());
@@ -221,7 +220,8 @@ TEST_F(ImageStoreTest, ConcurrentPutsAndReads) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([this, t] {
       for (int i = 0; i < 20; ++i) {
-        ImageRecord r = MakeImage("c" + std::to_string(t) + "-" + std::to_string(i), {"r/shared:latest"});
+        ImageRecord r =
+            MakeImage("c" + std::to_string(t) + "-" + std::to_string(i), {"r/shared:latest"});
         EXPECT_TRUE(store_->Put(r).ok());
         EXPECT_TRUE(store_->Get("r/shared:latest").ok());
         store_->List();

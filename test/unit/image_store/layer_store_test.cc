@@ -55,8 +55,7 @@ class LayerStoreTest : public ::testing::Test {
 };
 
 TEST(ChainIdTest, FollowsTheOciDefinition) {
-  std::string d0 = Sha256Digest("layer0"), d1 = Sha256Digest("layer1"),
-              d2 = Sha256Digest("layer2");
+  std::string d0 = Sha256Digest("layer0"), d1 = Sha256Digest("layer1"), d2 = Sha256Digest("layer2");
   std::vector<std::string> ids = ChainIds({d0, d1, d2});
   ASSERT_EQ(ids.size(), 3u);
   EXPECT_EQ(ids[0], d0);
@@ -106,7 +105,8 @@ TEST_F(LayerStoreTest, DiffIdMismatchKeepsNothing) {
 
 TEST_F(LayerStoreTest, ConcurrentEnsureUnpacksOnce) {
   TarBuilder b;
-  for (int i = 0; i < 200; ++i) b.File("dir/f" + std::to_string(i), std::string(4096, 'a' + i % 26));
+  for (int i = 0; i < 200; ++i)
+    b.File("dir/f" + std::to_string(i), std::string(4096, 'a' + i % 26));
   auto [blob, diff_id] = Blob("big", b);
   std::vector<std::thread> threads;
   std::vector<absl::StatusOr<LayerInfo>> results(8, absl::UnknownError("not run"));

@@ -57,10 +57,18 @@ TEST_P(LayerUnpackCompressionTest, PreservesMetadataAndComputesDiffId) {
   TarBuilder b;
   b.Dir("bin", 0755)
       .Add({.path = "bin/su", .perm = 04755, .uid = 0, .gid = 0, .data = "setuid"})
-      .Add({.path = "home/app/", .type = AE_IFDIR, .perm = 0750, .uid = 1000, .gid = 1001,
+      .Add({.path = "home/app/",
+            .type = AE_IFDIR,
+            .perm = 0750,
+            .uid = 1000,
+            .gid = 1001,
             .mtime = 1'500'000'000})
-      .Add({.path = "home/app/data", .perm = 0600, .uid = 1000, .gid = 1001,
-            .mtime = 1'234'567'890, .data = std::string(300000, 'd'),
+      .Add({.path = "home/app/data",
+            .perm = 0600,
+            .uid = 1000,
+            .gid = 1001,
+            .mtime = 1'234'567'890,
+            .data = std::string(300000, 'd'),
             .xattrs = {{"user.origin", "test"}, {"trusted.overlay.redirect", "/etc"}}})
       .Hardlink("home/app/data2", "home/app/data")
       .Symlink("bin/sh", "/bin/busybox")
@@ -115,7 +123,9 @@ INSTANTIATE_TEST_SUITE_P(All, LayerUnpackCompressionTest,
 
 TEST_F(LayerUnpackTest, ConvertsWhiteoutsToOverlayForm) {
   TarBuilder b;
-  b.Dir("etc").Add({.path = "etc/.wh.passwd", .mtime = 7}).Dir("var/cache")
+  b.Dir("etc")
+      .Add({.path = "etc/.wh.passwd", .mtime = 7})
+      .Dir("var/cache")
       .Add({.path = "var/cache/.wh..wh..opq"})
       .Add({.path = ".wh..wh.plnk"})
       .File("var/cache/new", "n");
@@ -170,8 +180,11 @@ TEST_F(LayerUnpackTest, SymlinkedParentCannotLeaveTheLayer) {
   ASSERT_TRUE(RemoveAll(layer_).ok());
   ASSERT_TRUE(MkdirAll(layer_).ok());
   TarBuilder c;
-  c.Symlink("up", "../../../../../../..").File("up/y", "clamped")
-      .Symlink("tmpdir", "/").Dir("tmpdir/sub").File("tmpdir/sub/z", "z");
+  c.Symlink("up", "../../../../../../..")
+      .File("up/y", "clamped")
+      .Symlink("tmpdir", "/")
+      .Dir("tmpdir/sub")
+      .File("tmpdir/sub/z", "z");
   r = Unpack(c.Build(Compression::kNone));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*ReadFile(L("y")), "clamped");
@@ -197,10 +210,27 @@ TEST_F(LayerUnpackTest, HardLinksMustStayInside) {
   EXPECT_EQ(*ReadFile(victim), "secret");
 }
 
+TEST_F(LayerUnpackTest, FinalSymlinkIsReplacedNotFollowed) {
+  std::string victim = tmp_.Path("victim");
+  ASSERT_TRUE(WriteFileAtomic(victim, "secret").ok());
+  TarBuilder b;
+  b.Symlink("passwd", victim).File("passwd", "overwritten?");
+  auto r = Unpack(b.Build(Compression::kNone));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*ReadFile(victim), "secret");
+  EXPECT_TRUE(S_ISREG(Lstat(L("passwd")).st_mode));
+  EXPECT_EQ(*ReadFile(L("passwd")), "overwritten?");
+}
+
 TEST_F(LayerUnpackTest, LaterMembersReplaceEarlierOnes) {
   TarBuilder b;
-  b.File("x", "file").Dir("x").File("x/inner", "i").Symlink("x", "elsewhere").Dir("d")
-      .File("d/keep", "k").Dir("d", 0700);
+  b.File("x", "file")
+      .Dir("x")
+      .File("x/inner", "i")
+      .Symlink("x", "elsewhere")
+      .Dir("d")
+      .File("d/keep", "k")
+      .Dir("d", 0700);
   auto r = Unpack(b.Build(Compression::kNone));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(S_ISLNK(Lstat(L("x")).st_mode));

@@ -10,8 +10,8 @@
 #include "common/files.h"
 #include "common/os.h"
 #include "gtest/gtest.h"
-#include "image/layer_store.h"
 #include "image/digest.h"
+#include "image/layer_store.h"
 #include "test/unit/common/temp_dir.h"
 #include "test/unit/image_store/tar_builder.h"
 
@@ -64,10 +64,15 @@ TEST_P(RootfsTest, StackedLayersApplyWhiteoutsAndOpaqueDirs) {
   auto layers = LayerStore::Open(tmp_.path());
   ASSERT_TRUE(layers.ok()) << layers.status();
   TarBuilder base, top;
-  base.File("etc/passwd", "root:x:0:0\n").File("etc/group", "root:x:0:\n")
-      .File("var/cache/a", "a").File("var/cache/sub/b", "b").File("keep/file", "k");
-  top.Add({.path = "etc/.wh.passwd"}).Add({.path = "var/cache/.wh..wh..opq"})
-      .File("var/cache/c", "c").File("keep/file", "new");
+  base.File("etc/passwd", "root:x:0:0\n")
+      .File("etc/group", "root:x:0:\n")
+      .File("var/cache/a", "a")
+      .File("var/cache/sub/b", "b")
+      .File("keep/file", "k");
+  top.Add({.path = "etc/.wh.passwd"})
+      .Add({.path = "var/cache/.wh..wh..opq"})
+      .File("var/cache/c", "c")
+      .File("keep/file", "new");
   std::vector<std::string> diff_ids, blobs;
   int n = 0;
   for (const TarBuilder* b : {&base, &top}) {

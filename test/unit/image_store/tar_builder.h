@@ -45,7 +45,8 @@ class TarBuilder {
     return Add({.path = std::move(path), .perm = perm, .data = std::move(data)});
   }
   TarBuilder& Symlink(std::string path, std::string target) {
-    return Add({.path = std::move(path), .type = AE_IFLNK, .perm = 0777, .link = std::move(target)});
+    return Add(
+        {.path = std::move(path), .type = AE_IFLNK, .perm = 0777, .link = std::move(target)});
   }
   TarBuilder& Hardlink(std::string path, std::string target) {
     return Add({.path = std::move(path), .hardlink = std::move(target)});
@@ -65,7 +66,8 @@ class TarBuilder {
       archive_entry_set_gid(e, m.gid);
       archive_entry_set_mtime(e, m.mtime, 0);
       archive_entry_set_perm(e, m.perm);
-      for (const auto& [k, v] : m.xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
+      for (const auto& [k, v] : m.xattrs)
+        archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
       if (!m.hardlink.empty()) {
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_hardlink(e, m.hardlink.c_str());
@@ -107,7 +109,8 @@ class TarBuilder {
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_size(e, static_cast<int64_t>(data.size()));
     EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << archive_error_string(a);
-    EXPECT_EQ(archive_write_data(a, data.data(), data.size()), static_cast<la_ssize_t>(data.size()));
+    EXPECT_EQ(archive_write_data(a, data.data(), data.size()),
+              static_cast<la_ssize_t>(data.size()));
     archive_entry_free(e);
     archive_write_close(a);
     archive_write_free(a);
