@@ -36,8 +36,8 @@ constexpr size_t kMaxLowers = 500;
 constexpr size_t kMountDataMax = 4095;  // one page, with its NUL
 constexpr int kMaxUnmounts = 8;
 
-// Set once the kernel turned the fd-based layer setup down.
-std::atomic<bool> g_no_fd_lowers{false};
+// The fallback is announced once per process, not on every mount.
+std::atomic<bool> g_fallback_logged{false};
 
 absl::Status ValidateId(std::string_view id) {
   bool ok = !id.empty() && id.size() <= 128 && id != kLinkDir &&
@@ -169,13 +169,16 @@ absl::StatusOr<std::string> Rootfs::Mount(std::string_view container_id,
   ASSIGN_OR_RETURN(bool mounted, IsMountPoint(merged));
   if (mounted) return merged;
 
-  if (!options_.force_legacy_mount && !g_no_fd_lowers.load()) {
+  // Tried on every mount rather than remembered: EINVAL for a layer fd
+  // means "too old a kernel" but could also be one bad layer directory.
+  if (!options_.force_legacy_mount) {
     absl::Status s = MountNewApi(id, lowers);
     if (s.ok()) return merged;
     if (!absl::IsUnimplemented(s)) return Annotate(s, context);
-    CRIUS_LOG(kInfo) << "overlayfs takes no layer fds here (" << s
-                     << "); mounting with short layer links";
-    g_no_fd_lowers.store(true);
+    if (!g_fallback_logged.exchange(true)) {
+      CRIUS_LOG(kInfo) << "overlayfs takes no layer fds here (" << s
+                       << "); mounting with short layer links";
+    }
   }
   RETURN_IF_ERROR(Annotate(MountLegacy(id, lowers), context));
   return merged;

@@ -24,6 +24,16 @@ using testing::TempDir;
 
 bool Exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
 
+// The /proc/self/mountinfo line of the mount at `path` ("" if none).
+std::string MountInfoLine(const std::string& path) {
+  std::string info = *ReadFile("/proc/self/mountinfo");
+  size_t at = info.find(" " + path + " ");
+  if (at == std::string::npos) return "";
+  size_t begin = info.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  return info.substr(begin, info.find('\n', at) - begin);
+}
+
 // Detaches whatever is still mounted at `path` when the test ends, pass or
 // fail, so a failed assertion never leaves a mount behind.
 class MountGuard {
@@ -149,6 +159,10 @@ TEST_P(RootfsTest, SixtyLayersWithLongPathsMount) {
     EXPECT_EQ(*ReadFile(*merged + "/f" + std::to_string(i)), std::to_string(i));
   }
   EXPECT_EQ(*ReadFile(*merged + "/shared"), "59");  // the topmost layer wins
+  // Which way it was mounted: the fallback names layers by short links.
+  std::string line = MountInfoLine(*merged);
+  EXPECT_NE(line.find(" overlay "), std::string::npos) << line;
+  EXPECT_EQ(line.find("lowerdir=l/") != std::string::npos, GetParam()) << line;
   ASSERT_TRUE(rootfs_->Remove("many").ok());
   EXPECT_FALSE(*IsMountPoint(*merged));
   EXPECT_FALSE(Exists(tmp_.Path("overlay/many")));
