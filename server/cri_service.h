@@ -16,7 +16,13 @@
 #include "server/config.h"
 #include "server/rpcs.h"
 
+namespace crius::cni {
+class NetworkManager;
+}  // namespace crius::cni
+
 namespace crius::server {
+
+class SandboxManager;
 
 // The runtime's view of itself that Version and Status report.
 // What a call knows of its caller: the deadline kubelet gave it. Work that
@@ -31,9 +37,15 @@ struct RuntimeIdentity {
   std::string version;  // the project version
 };
 
+// The parts CriService routes calls to; owned by the Daemon.
+struct Components {
+  cni::NetworkManager* network = nullptr;
+  SandboxManager* sandboxes = nullptr;
+};
+
 class CriService {
  public:
-  CriService(const Config& config, RuntimeIdentity identity);
+  CriService(const Config& config, RuntimeIdentity identity, Components components);
 
 #define CRIUS_DECLARE_UNARY(M) \
   absl::Status M(const CallContext& ctx, const runtime::v1::M##Request& req, \
@@ -57,6 +69,8 @@ class CriService {
 
   const Config& config_;
   const RuntimeIdentity identity_;
+  cni::NetworkManager* const network_;
+  SandboxManager* const sandboxes_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

@@ -67,12 +67,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   ASSIGN_OR_RETURN(d->metrics_,
                    metrics::Metrics::Start(config.metrics.enabled ? config.metrics.address : ""));
   d->edge_ = std::make_unique<Edge>(d->metrics_.get());
-  d->cri_ = std::make_unique<CriService>(d->config_, RuntimeIdentity{"crius", CRIUS_VERSION});
+  RETURN_IF_ERROR(d->StartComponents());
+  d->cri_ = std::make_unique<CriService>(d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
+                                         Components{d->network_.get(), d->sandboxes_.get()});
   RETURN_IF_ERROR(d->Serve());
   // The socket is up before recovery so that clients connecting early get a
   // clear UNAVAILABLE instead of a refused connection.
   RETURN_IF_ERROR(d->Recover());
   d->edge_->SetReady();
+  d->janitor_ = std::thread([raw = d.get()] { raw->JanitorLoop(); });
   CRIUS_LOG(kInfo) << "crius " << CRIUS_VERSION << " serving CRI on " << d->socket_path_
                    << (d->metrics_->BoundAddress().empty()
                            ? std::string()
@@ -150,15 +153,52 @@ absl::Status Daemon::Serve() {
   return absl::OkStatus();
 }
 
-absl::Status Daemon::Recover() {
-  // Nothing is persisted yet: pod sandboxes, containers and images add their
-  // reload steps here as they land. The edge stays closed until this returns.
+absl::Status Daemon::StartComponents() {
+  cni::NetworkManagerOptions net;
+  net.conf_dir = config_.cni.conf_dir;
+  net.bin_dirs = config_.cni.bin_dirs;
+  net.cache_dir = config_.cni.cache_dir;
+  net.plugin_timeout = absl::Seconds(config_.cni.plugin_timeout_seconds);
+  network_ = std::make_unique<cni::NetworkManager>(net);
+  RETURN_IF_ERROR(Annotate(network_->Start(), "start CNI network manager"));
+
+  ASSIGN_OR_RETURN(sandbox::CgroupSetup cgroups, sandbox::DetectCgroups());
+  SandboxManagerOptions opts;
+  opts.records_dir = config_.root + "/sandboxes";
+  opts.pods_dir = config_.state + "/pods";
+  opts.shm_size_bytes = static_cast<uint64_t>(config_.pod.shm_size_bytes);
+  opts.default_handler = config_.runtime.default_handler;
+  for (const auto& [name, handler] : config_.runtime.handlers) opts.handlers.push_back(name);
+  sandboxes_ = std::make_unique<SandboxManager>(os_, *network_, std::move(cgroups), opts);
   return absl::OkStatus();
+}
+
+absl::Status Daemon::Recover() {
+  // The edge stays closed until this returns: kubelet must never see a
+  // half-rebuilt list of pods.
+  RETURN_IF_ERROR(Annotate(sandboxes_->Recover(), "recover pod sandboxes"));
+  return absl::OkStatus();
+}
+
+void Daemon::JanitorLoop() {
+  absl::MutexLock lock(&janitor_mu_);
+  while (!stopping_) {
+    auto stop = [this]() ABSL_SHARED_LOCKS_REQUIRED(janitor_mu_) { return stopping_; };
+    if (janitor_mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Seconds(30))) break;
+    janitor_mu_.Unlock();
+    sandboxes_->ReapUnclaimed();
+    janitor_mu_.Lock();
+  }
 }
 
 void Daemon::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&janitor_mu_);
+    stopping_ = true;
+  }
+  if (janitor_.joinable()) janitor_.join();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
@@ -167,6 +207,7 @@ void Daemon::Shutdown(absl::Duration grace) {
   // Only a socket this daemon bound is removed: after a refused start the
   // path may belong to the criusd that is serving it.
   if (serving_) ::unlink(socket_path_.c_str());
+  if (network_) network_->Stop();
   lock_fd_.reset();
 }
 

@@ -5,15 +5,19 @@
 #include <grpcpp/server.h>
 
 #include <memory>
+#include <thread>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cni/network_manager.h"
+#include "common/os.h"
 #include "common/unique_fd.h"
 #include "metrics/operations.h"
 #include "server/config.h"
 #include "server/cri_service.h"
 #include "server/edge.h"
+#include "server/sandbox_manager.h"
 
 namespace crius::server {
 
@@ -37,11 +41,21 @@ class Daemon {
   absl::Status ClaimSocket();
   absl::Status Serve();
   absl::Status Recover();
+  absl::Status StartComponents();
+  void JanitorLoop();
 
   const Config config_;
   std::string socket_path_;
   UniqueFd lock_fd_;
   std::unique_ptr<metrics::Metrics> metrics_;
+  RealOs os_;
+  std::unique_ptr<cni::NetworkManager> network_;
+  std::unique_ptr<SandboxManager> sandboxes_;
+  // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
+  // never retried.
+  std::thread janitor_;
+  absl::Mutex janitor_mu_;
+  bool stopping_ ABSL_GUARDED_BY(janitor_mu_) = false;
   std::unique_ptr<Edge> edge_;
   std::unique_ptr<CriService> cri_;
   std::unique_ptr<grpc::Service> runtime_service_;

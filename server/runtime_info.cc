@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "cni/network_config.h"
+#include "cni/network_manager.h"
 #include "server/cri_service.h"
 
 namespace crius::server {
@@ -31,8 +31,11 @@ bool Executable(const std::string& path) { return !path.empty() && ::access(path
 
 }  // namespace
 
-CriService::CriService(const Config& config, RuntimeIdentity identity)
-    : config_(config), identity_(std::move(identity)) {}
+CriService::CriService(const Config& config, RuntimeIdentity identity, Components components)
+    : config_(config),
+      identity_(std::move(identity)),
+      network_(components.network),
+      sandboxes_(components.sandboxes) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {
@@ -65,13 +68,10 @@ runtime::v1::RuntimeCondition CriService::RuntimeReadyCondition() const {
 }
 
 runtime::v1::RuntimeCondition CriService::NetworkReadyCondition() const {
-  auto network = cni::LoadDefaultNetwork(config_.cni.conf_dir);
-  if (!network.ok()) {
-    return Condition("NetworkReady", false, "NetworkPluginNotReady",
-                     absl::StrCat("Network plugin returns error: cni plugin not initialized: ",
-                                  network.status().message()));
-  }
-  return Condition("NetworkReady", true, "", "");
+  // From memory: the network manager watches the conf dir.
+  cni::NetworkStatus net = network_->Status();
+  return Condition("NetworkReady", net.ready, net.reason,
+                   absl::StrCat("Network plugin returns error: cni plugin not initialized: ", net.message));
 }
 
 absl::Status CriService::Status(const CallContext&, const runtime::v1::StatusRequest& req,

@@ -25,11 +25,6 @@ absl::Status NotBuilt(const char* method) {
   }
 
 // Pod sandboxes.
-CRIUS_UNBUILT_UNARY(RunPodSandbox)
-CRIUS_UNBUILT_UNARY(StopPodSandbox)
-CRIUS_UNBUILT_UNARY(RemovePodSandbox)
-CRIUS_UNBUILT_UNARY(PodSandboxStatus)
-CRIUS_UNBUILT_UNARY(ListPodSandbox)
 CRIUS_UNBUILT_UNARY(UpdatePodSandboxResources)
 CRIUS_UNBUILT_UNARY(PortForward)
 // Containers.
@@ -59,7 +54,13 @@ CRIUS_UNBUILT_UNARY(PullImage)
 CRIUS_UNBUILT_UNARY(RemoveImage)
 CRIUS_UNBUILT_UNARY(ImageFsInfo)
 
-CRIUS_RUNTIME_STREAM_RPCS(CRIUS_UNBUILT_STREAM)
+CRIUS_UNBUILT_STREAM(StreamContainers, StreamContainersRequest, StreamContainersResponse)
+CRIUS_UNBUILT_STREAM(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse)
+CRIUS_UNBUILT_STREAM(StreamPodSandboxStats, StreamPodSandboxStatsRequest,
+                     StreamPodSandboxStatsResponse)
+CRIUS_UNBUILT_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
+CRIUS_UNBUILT_STREAM(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest,
+                     StreamPodSandboxMetricsResponse)
 CRIUS_IMAGE_STREAM_RPCS(CRIUS_UNBUILT_STREAM)
 
 }  // namespace crius::server

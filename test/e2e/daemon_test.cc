@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "common/unique_fd.h"
@@ -84,18 +85,35 @@ TEST(DaemonE2E, NetworkReadyFollowsTheCniConfigDir) {
   EXPECT_EQ(net->reason(), "NetworkPluginNotReady");
   EXPECT_TRUE(absl::StrContains(net->message(), d.cni_conf_dir())) << net->message();
 
-  // An invalid file does not make the network ready; a valid one does.
+  // An invalid file does not make the network ready; a valid one does, as
+  // soon as criusd has noticed it (it watches the directory).
   WriteTestFile(d.cni_conf_dir() + "/05-broken.conflist", "{not json");
-  status = d.client().Status(false);
-  ASSERT_TRUE(status.ok());
-  EXPECT_FALSE(FindCondition(*status, "NetworkReady")->status());
-
   WriteTestFile(d.cni_conf_dir() + "/10-e2e.conflist", kBridgeConflist);
-  status = d.client().Status(false);
-  ASSERT_TRUE(status.ok());
-  net = FindCondition(*status, "NetworkReady");
-  EXPECT_TRUE(net->status()) << net->reason() << ": " << net->message();
-  EXPECT_TRUE(net->reason().empty());
+  auto network_ready = [&]() -> std::optional<RuntimeCondition> {
+    auto s = d.client().Status(false);
+    if (!s.ok() || FindCondition(*s, "NetworkReady") == nullptr) return std::nullopt;
+    return *FindCondition(*s, "NetworkReady");
+  };
+  std::optional<RuntimeCondition> cond;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+    cond = network_ready();
+    if (cond && cond->status()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(cond.has_value());
+  EXPECT_TRUE(cond->status()) << cond->reason() << ": " << cond->message();
+  EXPECT_TRUE(cond->reason().empty());
+
+  // Removing the last valid file makes it not ready again.
+  ASSERT_EQ(::unlink((d.cni_conf_dir() + "/10-e2e.conflist").c_str()), 0);
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+    cond = network_ready();
+    if (cond && !cond->status()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(cond.has_value());
+  EXPECT_FALSE(cond->status());
+  EXPECT_EQ(cond->reason(), "NetworkPluginNotReady");
 }
 
 TEST(DaemonE2E, RuntimeNotReadyWhenTheRuntimeBinaryIsMissing) {
@@ -151,7 +169,7 @@ TEST(DaemonE2E, CallsNotBuiltYetAnswerUnimplemented) {
   ASSERT_TRUE(d.Start().ok()) << d.Log();
   auto& c = d.client();
   std::vector<absl::Status> results = {
-      c.ListPodSandbox().status(), c.ListContainers().status(), c.ListImages().status(),
+      c.ListContainers().status(), c.ListImages().status(),
       c.ImageFsInfo().status(),    c.ListContainerStats().status(),
       c.ListMetricDescriptors().status()};
   for (const auto& s : results) {
@@ -302,14 +320,14 @@ TEST(DaemonE2E, MetricsCountEveryCriCall) {
                 "metrics:\n  enabled: true\n  address: 127.0.0.1:" + std::to_string(*port) + "\n");
   ASSERT_TRUE(d.Start().ok()) << d.Log();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(d.client().RuntimeConfig().ok());
-  (void)d.client().ListPodSandbox();  // an UNIMPLEMENTED call is an error too
+  (void)d.client().ListContainers();  // an UNIMPLEMENTED call is an error too
 
   auto body = HttpGet("127.0.0.1", *port, "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
   EXPECT_TRUE(absl::StrContains(*body, "200 OK")) << *body;
   EXPECT_TRUE(absl::StrContains(*body, "crius_operations_total{operation=\"RuntimeConfig\"} 3")) << *body;
   EXPECT_TRUE(absl::StrContains(
-      *body, "crius_operations_errors_total{code=\"UNIMPLEMENTED\",operation=\"ListPodSandbox\"} 1"))
+      *body, "crius_operations_errors_total{code=\"UNIMPLEMENTED\",operation=\"ListContainers\"} 1"))
       << *body;
   EXPECT_TRUE(absl::StrContains(*body, "crius_operations_latency_seconds_count{operation=\"RuntimeConfig\"} 3"))
       << *body;

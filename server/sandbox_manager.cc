@@ -1,0 +1,479 @@
+#include "server/sandbox_manager.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/files.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/rollback.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "sandbox/pod_files.h"
+#include "sandbox/shm.h"
+#include "sandbox/sysctl.h"
+
+namespace crius::server {
+namespace {
+
+using runtime::v1::NamespaceMode;
+using runtime::v1::PodSandboxConfig;
+
+struct NamespaceModes {
+  bool own_net, own_ipc, own_uts;
+};
+
+NamespaceModes ModesOf(const PodSandboxConfig& config) {
+  const auto& ns = config.linux().security_context().namespace_options();
+  const bool own_net = ns.network() != runtime::v1::NODE;
+  // A pod on the node's network keeps the node's hostname too, as kubelet
+  // expects of hostNetwork pods.
+  return {own_net, ns.ipc() != runtime::v1::NODE, own_net};
+}
+
+bool PathExists(const std::string& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+std::optional<sandbox::DnsConfig> DnsOf(const PodSandboxConfig& config) {
+  if (!config.has_dns_config()) return std::nullopt;
+  const auto& d = config.dns_config();
+  return sandbox::DnsConfig{{d.servers().begin(), d.servers().end()},
+                            {d.searches().begin(), d.searches().end()},
+                            {d.options().begin(), d.options().end()}};
+}
+
+// kubelet passes traffic shaping as annotations; the bandwidth plugin wants
+// bits per second.
+absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config);
+
+int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
+
+}  // namespace
+
+struct SandboxManager::Slot {
+  absl::Mutex op;  // held for the whole of a Run/Stop/Remove of one pod
+};
+
+SandboxManager::SandboxManager(Os& os, cni::NetworkManager& network, sandbox::CgroupSetup cgroups,
+                               SandboxManagerOptions options)
+    : os_(os), network_(network), cgroups_(std::move(cgroups)), options_(std::move(options)) {}
+
+std::shared_ptr<SandboxManager::Slot> SandboxManager::SlotFor(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto& slot = slots_[id];
+  if (!slot) slot = std::make_shared<Slot>();
+  return slot;
+}
+
+absl::StatusOr<std::string> SandboxManager::ResolveHandler(const std::string& requested) const {
+  const std::string handler = requested.empty() ? options_.default_handler : requested;
+  if (std::find(options_.handlers.begin(), options_.handlers.end(), handler) == options_.handlers.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("runtime handler \"", handler,
+                                                   "\" is not configured (have: ",
+                                                   absl::StrJoin(options_.handlers, ", "), ")"));
+  }
+  return handler;
+}
+
+absl::StatusOr<std::string> SandboxManager::Run(const CallContext& ctx,
+                                                const runtime::v1::RunPodSandboxRequest& req) {
+  const PodSandboxConfig& config = req.config();
+  const NamespaceModes modes = ModesOf(config);
+  ASSIGN_OR_RETURN(const std::string handler, ResolveHandler(req.runtime_handler()));
+  {
+    std::map<std::string, std::string> sysctls(config.linux().sysctls().begin(),
+                                               config.linux().sysctls().end());
+    RETURN_IF_ERROR(Annotate(
+        sandbox::ValidateSysctls(sysctls, {modes.own_net, modes.own_ipc, modes.own_uts}),
+        "config.linux.sysctls"));
+  }
+  if (!config.linux().cgroup_parent().empty()) {
+    RETURN_IF_ERROR(Annotate(sandbox::ValidateCgroupPath(config.linux().cgroup_parent()),
+                             "config.linux.cgroup_parent"));
+  }
+  if (modes.own_uts && !config.hostname().empty()) {
+    RETURN_IF_ERROR(Annotate(sandbox::ValidateHostname(config.hostname()), "config.hostname"));
+  }
+  RETURN_IF_ERROR(BandwidthOf(config).status());
+  if (modes.own_net) {
+    cni::NetworkStatus net = network_.Status();
+    if (!net.ready) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("pod network is not ready: ", net.message));
+    }
+  }
+
+  const std::string name = ReservationNameOf(config.metadata());
+  ASSIGN_OR_RETURN(auto reservation, names_.Reserve(name, NewObjectId(), ctx.deadline));
+  if (reservation.outcome == NameRegistry::Outcome::kExisting) {
+    // kubelet's retry of a run that finished after it gave up: hand over the
+    // parked pod and stop its clock.
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(reservation.id);
+    if (it != records_.end() && it->second->unclaimed_since_ns != 0) {
+      auto claimed = std::make_shared<SandboxRecord>(*it->second);
+      claimed->unclaimed_since_ns = 0;
+      it->second = claimed;
+    }
+    return reservation.id;
+  }
+  const std::string id = reservation.id;
+  auto slot = SlotFor(id);
+  absl::MutexLock op(&slot->op);
+  auto record = Create(id, handler, req);
+  if (!record.ok()) {
+    names_.Release(name);
+    absl::MutexLock lock(&mu_);
+    slots_.erase(id);
+    return record.status();
+  }
+  if (ctx.Expired()) {
+    CRIUS_LOG(kInfo) << "pod " << id << " (" << name << ") finished after its caller's deadline; "
+                     << "kept for the retry";
+    record->unclaimed_since_ns = NowNs();
+  }
+  Publish(*std::move(record));
+  names_.Finish(name);
+  return id;
+}
+
+absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, const std::string& handler,
+                                                     const runtime::v1::RunPodSandboxRequest& req) {
+  const PodSandboxConfig& config = req.config();
+  const NamespaceModes modes = ModesOf(config);
+  SandboxRecord r;
+  r.id = id;
+  r.config = config;
+  r.runtime_handler = handler;
+  r.created_at_ns = NowNs();
+  r.pod_dir = JoinPath(options_.pods_dir, id);
+  Rollback rb(absl::StrCat("run pod ", id));
+
+  RETURN_IF_ERROR(Annotate(MkdirAll(r.pod_dir, 0711), "create pod dir"));
+  rb.Push("remove pod dir", [&] { return RemoveAll(r.pod_dir); });
+
+  if (!config.linux().cgroup_parent().empty()) {
+    auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
+    if (!cg.ok()) return Annotate(cg.status(), "create pod cgroup");
+    r.cgroup = *cg;
+    rb.Push("remove pod cgroup", [&] { return sandbox::RemovePodCgroup(os_, r.cgroup); });
+  }
+
+  sandbox::NamespaceSpec spec;
+  spec.net = modes.own_net;
+  spec.ipc = modes.own_ipc;
+  spec.uts = modes.own_uts;
+  spec.netns_dir = options_.netns_dir;
+  spec.netns_name = "crius-" + id.substr(0, 16);
+  spec.pin_dir = JoinPath(r.pod_dir, "ns");
+  spec.hostname = modes.own_uts ? config.hostname() : "";
+  spec.sysctls = {config.linux().sysctls().begin(), config.linux().sysctls().end()};
+  if (spec.net || spec.ipc || spec.uts) {
+    auto pinned = sandbox::CreatePodNamespaces(os_, spec);
+    if (!pinned.ok()) return Annotate(pinned.status(), "create pod namespaces");
+    r.namespaces = *pinned;
+    rb.Push("remove pod namespaces", [&] { return sandbox::RemovePodNamespaces(os_, r.namespaces); });
+  }
+
+  if (modes.own_ipc) {
+    r.shm_path = JoinPath(r.pod_dir, "shm");
+    RETURN_IF_ERROR(Annotate(sandbox::MountPodShm(os_, r.shm_path, options_.shm_size_bytes),
+                             "mount pod /dev/shm"));
+    rb.Push("unmount pod /dev/shm", [&] { return sandbox::UnmountPodShm(os_, r.shm_path); });
+  }
+
+  sandbox::PodFilesSpec files;
+  files.pod_dir = r.pod_dir;
+  files.hostname = spec.hostname;
+  // The CRI carries no host aliases: kubelet writes them into its own
+  // /etc/hosts for the pod's containers.
+  files.dns = DnsOf(config);
+  RETURN_IF_ERROR(Annotate(sandbox::WritePodFiles(files).status(), "write pod files"));
+
+  if (modes.own_net) {
+    // The undo is registered before ADD: a plugin that half-succeeded must
+    // still be DELeted.
+    rb.Push("tear down pod network", [&] { return network_.TearDown(NetworkRequest(r)); });
+    r.network_attached = true;
+    auto attached = network_.SetUp(NetworkRequest(r));
+    if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
+    r.ips = attached->ips;
+    r.cni_result = attached->result.raw.dump();
+    RETURN_IF_ERROR(Annotate(
+        sandbox::WriteHostsFile(r.pod_dir, spec.hostname, r.ips, files.host_aliases),
+        "write pod /etc/hosts"));
+  }
+
+  r.state = runtime::v1::SANDBOX_READY;
+  RETURN_IF_ERROR(Persist(r));
+  rb.Commit();
+  return r;
+}
+
+cni::PodNetworkRequest SandboxManager::NetworkRequest(const SandboxRecord& r) const {
+  cni::PodNetworkRequest n;
+  n.pod_id = r.id;
+  n.netns_path = r.namespaces.net;
+  n.pod_name = r.config.metadata().name();
+  n.pod_namespace = r.config.metadata().namespace_();
+  n.pod_uid = r.config.metadata().uid();
+  n.cgroup_parent = r.config.linux().cgroup_parent();
+  for (const auto& pm : r.config.port_mappings()) {
+    if (pm.host_port() <= 0) continue;  // only published ports need the portmap plugin
+    cni::PortMapping m;
+    m.host_port = pm.host_port();
+    m.container_port = pm.container_port();
+    m.protocol = pm.protocol() == runtime::v1::UDP    ? "udp"
+                 : pm.protocol() == runtime::v1::SCTP ? "sctp"
+                                                      : "tcp";
+    m.host_ip = pm.host_ip();
+    n.port_mappings.push_back(m);
+  }
+  auto bw = BandwidthOf(r.config);
+  if (bw.ok()) n.bandwidth = *bw;
+  if (r.config.has_dns_config()) {
+    const auto& d = r.config.dns_config();
+    n.dns = cni::DnsConfig{{d.servers().begin(), d.servers().end()},
+                           {d.searches().begin(), d.searches().end()},
+                           {d.options().begin(), d.options().end()}};
+  }
+  return n;
+}
+
+absl::Status SandboxManager::Persist(const SandboxRecord& record) {
+  RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
+  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"),
+                                  SandboxToJson(record), 0600),
+                  "persist pod record");
+}
+
+void SandboxManager::Publish(SandboxRecord record) {
+  auto ptr = std::make_shared<const SandboxRecord>(std::move(record));
+  absl::MutexLock lock(&mu_);
+  records_[ptr->id] = std::move(ptr);
+}
+
+absl::StatusOr<SandboxManager::RecordPtr> SandboxManager::Get(const std::string& id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = records_.lower_bound(id);
+  if (it != records_.end() && it->first == id) return it->second;
+  if (it != records_.end() && it->first.compare(0, id.size(), id) == 0) {
+    auto next = std::next(it);
+    if (next == records_.end() || next->first.compare(0, id.size(), id) != 0) return it->second;
+    return absl::InvalidArgumentError(absl::StrCat("pod sandbox id prefix ", id, " is ambiguous"));
+  }
+  return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+}
+
+std::vector<SandboxManager::RecordPtr> SandboxManager::List() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<RecordPtr> out;
+  out.reserve(records_.size());
+  for (const auto& [id, r] : records_) out.push_back(r);
+  return out;
+}
+
+absl::Status SandboxManager::Stop(const std::string& id) {
+  auto found = Get(id);
+  if (!found.ok()) {
+    return found.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : found.status();
+  }
+  const std::string full = (*found)->id;
+  auto slot = SlotFor(full);
+  absl::MutexLock op(&slot->op);
+  return StopLocked(full);
+}
+
+absl::Status SandboxManager::TearDownNetwork(SandboxRecord* r) {
+  if (!r->network_attached) return absl::OkStatus();
+  absl::Status s = network_.TearDown(NetworkRequest(*r));
+  if (!s.ok()) {
+    r->network_error = std::string(s.message());
+    return Annotate(s, "tear down pod network");
+  }
+  r->network_attached = false;
+  r->network_error.clear();
+  return absl::OkStatus();
+}
+
+absl::Status SandboxManager::StopLocked(const std::string& id) {
+  RecordPtr current;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return absl::OkStatus();  // removed meanwhile
+    current = it->second;
+  }
+  SandboxRecord r = *current;
+  r.state = runtime::v1::SANDBOX_NOTREADY;
+  // Containers of the pod are stopped here once they exist (containers issue).
+  absl::Status net = TearDownNetwork(&r);
+  if (!net.ok()) {
+    // Keep the namespaces: DEL needs the netns to clean up inside it.
+    (void)Persist(r);
+    Publish(r);
+    return Annotate(net, absl::StrCat("stop pod ", id));
+  }
+  absl::Status first;
+  if (!r.shm_path.empty()) {
+    if (auto s = sandbox::UnmountPodShm(os_, r.shm_path); !s.ok() && first.ok()) first = s;
+  }
+  if (auto s = sandbox::RemovePodNamespaces(os_, r.namespaces); !s.ok() && first.ok()) first = s;
+  if (auto s = Persist(r); !s.ok() && first.ok()) first = s;
+  Publish(r);
+  return Annotate(first, absl::StrCat("stop pod ", id));
+}
+
+absl::Status SandboxManager::Remove(const std::string& id) {
+  auto found = Get(id);
+  if (!found.ok()) {
+    return found.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : found.status();
+  }
+  const std::string full = (*found)->id;
+  auto slot = SlotFor(full);
+  absl::MutexLock op(&slot->op);
+  return RemoveLocked(full);
+}
+
+absl::Status SandboxManager::RemoveLocked(const std::string& id) {
+  RETURN_IF_ERROR(StopLocked(id));
+  RecordPtr current;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return absl::OkStatus();
+    current = it->second;
+  }
+  RETURN_IF_ERROR(Annotate(sandbox::RemovePodCgroup(os_, current->cgroup),
+                           absl::StrCat("remove pod ", id, ": cgroup")));
+  RETURN_IF_ERROR(Annotate(RemoveAll(current->pod_dir), absl::StrCat("remove pod ", id, ": files")));
+  const std::string file = JoinPath(options_.records_dir, id + ".json");
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(absl::StrCat("remove pod ", id, ": record ", file));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    records_.erase(id);
+    slots_.erase(id);
+  }
+  names_.Release(current->ReservationName());
+  return absl::OkStatus();
+}
+
+void SandboxManager::ReapUnclaimed() {
+  const int64_t cutoff = NowNs() - absl::ToInt64Nanoseconds(options_.unclaimed_ttl);
+  std::vector<std::string> stale;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [id, r] : records_) {
+      if (r->unclaimed_since_ns != 0 && r->unclaimed_since_ns < cutoff) stale.push_back(id);
+    }
+  }
+  for (const auto& id : stale) {
+    CRIUS_LOG(kInfo) << "removing pod " << id << ": its RunPodSandbox was never retried";
+    if (auto s = Remove(id); !s.ok()) {
+      CRIUS_LOG(kWarn) << "remove unclaimed pod " << id << ": " << s;
+    }
+  }
+}
+
+absl::Status SandboxManager::Recover() {
+  std::error_code ec;
+  if (!std::filesystem::exists(options_.records_dir, ec)) return absl::OkStatus();
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.records_dir, ec)) {
+    const std::string path = entry.path().string();
+    if (entry.path().extension() != ".json") continue;
+    auto text = ReadFile(path);
+    if (!text.ok()) return Annotate(text.status(), "recover pods");
+    auto record = SandboxFromJson(*text);
+    if (!record.ok()) {
+      // One unreadable record must not keep the node from starting.
+      CRIUS_LOG(kError) << "skipping unreadable pod record " << path << ": " << record.status();
+      continue;
+    }
+    RETURN_IF_ERROR(RecoverOne(*std::move(record)));
+    ++loaded;
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list ", options_.records_dir, ": ", ec.message()));
+  if (loaded > 0) {
+    CRIUS_LOG(kInfo) << "recovered " << loaded << " pod sandboxes";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
+  names_.Restore(r.ReservationName(), r.id);
+  if (r.state == runtime::v1::SANDBOX_READY) {
+    // After a reboot the volatile state dir is gone with every pin and
+    // mount in it: the pod cannot be ready any more.
+    const bool intact = PathExists(r.pod_dir) && (r.namespaces.net.empty() || PathExists(r.namespaces.net));
+    if (!intact) {
+      CRIUS_LOG(kWarn) << "pod " << r.id << " lost its namespaces (reboot?); marking it NOTREADY";
+      r.state = runtime::v1::SANDBOX_NOTREADY;
+      if (auto s = TearDownNetwork(&r); !s.ok()) {
+        CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
+      }
+      (void)sandbox::RemovePodNamespaces(os_, r.namespaces);
+      RETURN_IF_ERROR(Persist(r));
+    }
+  } else if (r.network_attached) {
+    if (auto s = TearDownNetwork(&r); !s.ok()) {
+      CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
+    }
+    RETURN_IF_ERROR(Persist(r));
+  }
+  Publish(std::move(r));
+  return absl::OkStatus();
+}
+
+namespace {
+
+// "10M", "1Gi", "500k": kubelet's quantity strings for the bandwidth
+// annotations, as bits per second.
+absl::StatusOr<uint64_t> ParseQuantity(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+  if (i == 0) return absl::InvalidArgumentError(absl::StrCat("bad quantity \"", s, "\""));
+  double value = std::stod(s.substr(0, i));
+  const std::string unit = s.substr(i);
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},       {"k", 1e3},   {"M", 1e6},          {"G", 1e9},          {"T", 1e12},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}};
+  auto u = kUnits.find(unit);
+  if (u == kUnits.end()) return absl::InvalidArgumentError(absl::StrCat("bad quantity \"", s, "\""));
+  return static_cast<uint64_t>(value * u->second);
+}
+
+absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config) {
+  const auto& a = config.annotations();
+  auto ingress = a.find("kubernetes.io/ingress-bandwidth");
+  auto egress = a.find("kubernetes.io/egress-bandwidth");
+  if (ingress == a.end() && egress == a.end()) return std::nullopt;
+  cni::Bandwidth bw;
+  // kubelet's burst for these annotations is effectively unlimited.
+  constexpr uint64_t kBurst = uint64_t{1} << 31;
+  if (ingress != a.end()) {
+    auto v = ParseQuantity(ingress->second);
+    if (!v.ok()) return Annotate(v.status(), "annotation kubernetes.io/ingress-bandwidth");
+    bw.ingress_rate = *v;
+    bw.ingress_burst = kBurst;
+  }
+  if (egress != a.end()) {
+    auto v = ParseQuantity(egress->second);
+    if (!v.ok()) return Annotate(v.status(), "annotation kubernetes.io/egress-bandwidth");
+    bw.egress_rate = *v;
+    bw.egress_burst = kBurst;
+  }
+  return std::optional<cni::Bandwidth>(bw);
+}
+
+}  // namespace
+
+}  // namespace crius::server

@@ -1,0 +1,91 @@
+#pragma once
+// SandboxManager: pod sandboxes from RunPodSandbox to RemovePodSandbox. It
+// owns the in-memory records (List/Status never touch the disk), persists
+// each change atomically, and rebuilds everything at startup.
+//
+// Every pod's long operations (run, stop, remove) are serialized on that
+// pod; different pods proceed in parallel. Records are immutable snapshots
+// swapped under the map lock, so readers copy a pointer and never wait for
+// a CNI plugin.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/api.pb.h"
+#include "cni/network_manager.h"
+#include "common/os.h"
+#include "sandbox/cgroup.h"
+#include "server/cri_service.h"
+#include "server/name_registry.h"
+#include "server/sandbox_record.h"
+
+namespace crius::server {
+
+struct SandboxManagerOptions {
+  std::string records_dir;  // <root>/sandboxes
+  std::string pods_dir;     // <state>/pods
+  std::string netns_dir = sandbox::kDefaultNetnsDir;
+  uint64_t shm_size_bytes = 64 << 20;
+  std::string default_handler = "runc";
+  std::vector<std::string> handlers;  // the configured runtime handler names
+  // How long a finished RunPodSandbox whose caller gave up is kept for the
+  // retry before it is removed.
+  absl::Duration unclaimed_ttl = absl::Minutes(3);
+};
+
+class SandboxManager {
+ public:
+  using RecordPtr = std::shared_ptr<const SandboxRecord>;
+
+  SandboxManager(Os& os, cni::NetworkManager& network, sandbox::CgroupSetup cgroups,
+                 SandboxManagerOptions options);
+
+  // Loads the persisted records, reconciles them with what survived (pins,
+  // mounts) and tears down the network of pods whose namespaces are gone.
+  absl::Status Recover();
+
+  absl::StatusOr<std::string> Run(const CallContext& ctx, const runtime::v1::RunPodSandboxRequest& req);
+  // Both succeed for an unknown id.
+  absl::Status Stop(const std::string& id);
+  absl::Status Remove(const std::string& id);
+
+  // By full id or unique prefix; NotFound otherwise.
+  absl::StatusOr<RecordPtr> Get(const std::string& id) const;
+  std::vector<RecordPtr> List() const;
+
+  // Removes finished pods nobody claimed within the TTL; called periodically.
+  void ReapUnclaimed();
+
+ private:
+  struct Slot;
+  std::shared_ptr<Slot> SlotFor(const std::string& id);
+  absl::StatusOr<SandboxRecord> Create(const std::string& id, const std::string& handler,
+                                       const runtime::v1::RunPodSandboxRequest& req);
+  absl::Status Persist(const SandboxRecord& record);
+  void Publish(SandboxRecord record);
+  absl::Status StopLocked(const std::string& id);
+  absl::Status RemoveLocked(const std::string& id);
+  absl::Status TearDownNetwork(SandboxRecord* record);
+  absl::StatusOr<std::string> ResolveHandler(const std::string& requested) const;
+  absl::Status RecoverOne(SandboxRecord record);
+  cni::PodNetworkRequest NetworkRequest(const SandboxRecord& record) const;
+
+  Os& os_;
+  cni::NetworkManager& network_;
+  const sandbox::CgroupSetup cgroups_;
+  const SandboxManagerOptions options_;
+  NameRegistry names_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, RecordPtr> records_ ABSL_GUARDED_BY(mu_);
+  // One per pod id with an operation in flight or a record: serializes the
+  // long operations on that pod.
+  std::map<std::string, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace crius::server

@@ -1,0 +1,135 @@
+// The pod sandbox RPCs: RunPodSandbox, StopPodSandbox, RemovePodSandbox,
+// PodSandboxStatus, ListPodSandbox and StreamPodSandboxes. The work is in
+// SandboxManager; this file turns records into CRI messages and applies
+// the list filters, from memory.
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "server/cri_service.h"
+#include "server/sandbox_manager.h"
+
+namespace crius::server {
+namespace {
+
+using runtime::v1::PodSandbox;
+using runtime::v1::PodSandboxFilter;
+
+bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
+                 const google::protobuf::Map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+bool Matches(const PodSandboxFilter& f, const SandboxRecord& r) {
+  if (!f.id().empty() && r.id.compare(0, f.id().size(), f.id()) != 0) return false;
+  if (f.has_state() && f.state().state() != r.state) return false;
+  return LabelsMatch(f.label_selector(), r.config.labels());
+}
+
+void FillPodSandbox(const SandboxRecord& r, PodSandbox* out) {
+  out->set_id(r.id);
+  *out->mutable_metadata() = r.config.metadata();
+  out->set_state(r.state);
+  out->set_created_at(r.created_at_ns);
+  *out->mutable_labels() = r.config.labels();
+  *out->mutable_annotations() = r.config.annotations();
+  out->set_runtime_handler(r.runtime_handler);
+}
+
+std::string VerboseInfo(const SandboxRecord& r) {
+  nlohmann::json info = {
+      {"id", r.id},
+      {"netns", r.namespaces.net},
+      {"ipcNamespace", r.namespaces.ipc},
+      {"utsNamespace", r.namespaces.uts},
+      {"podDir", r.pod_dir},
+      {"shm", r.shm_path},
+      {"cgroupParent", r.cgroup.path},
+      {"runtimeHandler", r.runtime_handler},
+      {"networkAttached", r.network_attached},
+  };
+  if (!r.cni_result.empty()) {
+    info["cniResult"] = nlohmann::json::parse(r.cni_result, nullptr, false);
+  }
+  if (!r.network_error.empty()) info["networkError"] = r.network_error;
+  return info.dump();
+}
+
+}  // namespace
+
+absl::Status CriService::RunPodSandbox(const CallContext& ctx, const runtime::v1::RunPodSandboxRequest& req,
+                                       runtime::v1::RunPodSandboxResponse* resp) {
+  auto id = sandboxes_->Run(ctx, req);
+  if (!id.ok()) return id.status();
+  resp->set_pod_sandbox_id(*id);
+  return absl::OkStatus();
+}
+
+absl::Status CriService::StopPodSandbox(const CallContext&, const runtime::v1::StopPodSandboxRequest& req,
+                                        runtime::v1::StopPodSandboxResponse*) {
+  return sandboxes_->Stop(req.pod_sandbox_id());
+}
+
+absl::Status CriService::RemovePodSandbox(const CallContext&,
+                                          const runtime::v1::RemovePodSandboxRequest& req,
+                                          runtime::v1::RemovePodSandboxResponse*) {
+  return sandboxes_->Remove(req.pod_sandbox_id());
+}
+
+absl::Status CriService::PodSandboxStatus(const CallContext&,
+                                          const runtime::v1::PodSandboxStatusRequest& req,
+                                          runtime::v1::PodSandboxStatusResponse* resp) {
+  auto found = sandboxes_->Get(req.pod_sandbox_id());
+  if (!found.ok()) return found.status();
+  const SandboxRecord& r = **found;
+  auto* st = resp->mutable_status();
+  st->set_id(r.id);
+  *st->mutable_metadata() = r.config.metadata();
+  st->set_state(r.state);
+  st->set_created_at(r.created_at_ns);
+  if (!r.ips.empty() && r.state == runtime::v1::SANDBOX_READY) {
+    st->mutable_network()->set_ip(r.ips.front());
+    for (size_t i = 1; i < r.ips.size(); ++i) st->mutable_network()->add_additional_ips()->set_ip(r.ips[i]);
+  }
+  *st->mutable_linux()->mutable_namespaces()->mutable_options() =
+      r.config.linux().security_context().namespace_options();
+  *st->mutable_labels() = r.config.labels();
+  *st->mutable_annotations() = r.config.annotations();
+  st->set_runtime_handler(r.runtime_handler);
+  if (req.verbose()) (*resp->mutable_info())["info"] = VerboseInfo(r);
+  resp->set_timestamp(absl::ToUnixNanos(absl::Now()));
+  return absl::OkStatus();
+}
+
+absl::Status CriService::ListPodSandbox(const CallContext&, const runtime::v1::ListPodSandboxRequest& req,
+                                        runtime::v1::ListPodSandboxResponse* resp) {
+  for (const auto& r : sandboxes_->List()) {
+    if (req.has_filter() && !Matches(req.filter(), *r)) continue;
+    FillPodSandbox(*r, resp->add_items());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CriService::StreamPodSandboxes(
+    const CallContext&, const runtime::v1::StreamPodSandboxesRequest& req,
+    const std::function<bool(const runtime::v1::StreamPodSandboxesResponse&)>& send) {
+  // Batches keep each message far below the gRPC size limit however many
+  // pods there are; every pod goes out exactly once.
+  constexpr int kBatch = 256;
+  runtime::v1::StreamPodSandboxesResponse batch;
+  for (const auto& r : sandboxes_->List()) {
+    if (req.has_filter() && !Matches(req.filter(), *r)) continue;
+    FillPodSandbox(*r, batch.add_pod_sandboxes());
+    if (batch.pod_sandboxes_size() == kBatch) {
+      if (!send(batch)) return absl::CancelledError("client went away");
+      batch.Clear();
+    }
+  }
+  if (batch.pod_sandboxes_size() > 0 && !send(batch)) return absl::CancelledError("client went away");
+  return absl::OkStatus();
+}
+
+}  // namespace crius::server
