@@ -36,7 +36,9 @@ class Line {
 
 }  // namespace crius::log
 
-#define CRIUS_LOG(level)                                          \
-  if (!::crius::log::Enabled(::crius::log::Level::level)) {       \
-  } else                                                          \
-    ::crius::log::Line(::crius::log::Level::level, __FILE__, __LINE__).stream()
+// A one-pass for loop rather than if/else, so the macro is safe as the body
+// of an unbraced if (no dangling else).
+#define CRIUS_LOG(level)                                                         \
+  for (bool crius_log_on_ = ::crius::log::Enabled(::crius::log::Level::level); \
+       crius_log_on_; crius_log_on_ = false)                                     \
+  ::crius::log::Line(::crius::log::Level::level, __FILE__, __LINE__).stream()

@@ -19,6 +19,9 @@
 namespace crius::cni {
 class NetworkManager;
 }  // namespace crius::cni
+namespace crius::image {
+class ImageManager;
+}  // namespace crius::image
 
 namespace crius::server {
 
@@ -41,6 +44,7 @@ struct RuntimeIdentity {
 struct Components {
   cni::NetworkManager* network = nullptr;
   SandboxManager* sandboxes = nullptr;
+  image::ImageManager* images = nullptr;
 };
 
 class CriService {
@@ -71,6 +75,7 @@ class CriService {
   const RuntimeIdentity identity_;
   cni::NetworkManager* const network_;
   SandboxManager* const sandboxes_;
+  image::ImageManager* const images_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

@@ -69,7 +69,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   d->edge_ = std::make_unique<Edge>(d->metrics_.get());
   RETURN_IF_ERROR(d->StartComponents());
   d->cri_ = std::make_unique<CriService>(d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
-                                         Components{d->network_.get(), d->sandboxes_.get()});
+                                         Components{d->network_.get(), d->sandboxes_.get(),
+                                                    d->images_.get()});
   RETURN_IF_ERROR(d->Serve());
   // The socket is up before recovery so that clients connecting early get a
   // clear UNAVAILABLE instead of a refused connection.
@@ -170,6 +171,17 @@ absl::Status Daemon::StartComponents() {
   opts.default_handler = config_.runtime.default_handler;
   for (const auto& [name, handler] : config_.runtime.handlers) opts.handlers.push_back(name);
   sandboxes_ = std::make_unique<SandboxManager>(os_, *network_, std::move(cgroups), opts);
+
+  image::ImageManagerOptions img;
+  img.root = config_.root;
+  img.max_concurrent_downloads = config_.image.max_concurrent_downloads;
+  img.registry.auth_file = config_.image.auth_file;
+  img.registry.progress_timeout = absl::Seconds(config_.image.pull_progress_timeout_seconds);
+  for (const auto& r : config_.image.registries) {
+    img.registry.hosts.push_back({r.host, r.mirrors, r.insecure, r.ca_file});
+  }
+  // Loading the image records is part of startup: the edge is still closed.
+  ASSIGN_OR_RETURN(images_, image::ImageManager::Open(os_, std::move(img)));
   return absl::OkStatus();
 }
 

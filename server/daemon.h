@@ -17,6 +17,7 @@
 #include "server/config.h"
 #include "server/cri_service.h"
 #include "server/edge.h"
+#include "image/image_manager.h"
 #include "server/sandbox_manager.h"
 
 namespace crius::server {
@@ -51,6 +52,7 @@ class Daemon {
   RealOs os_;
   std::unique_ptr<cni::NetworkManager> network_;
   std::unique_ptr<SandboxManager> sandboxes_;
+  std::unique_ptr<image::ImageManager> images_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
   std::thread janitor_;

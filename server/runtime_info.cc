@@ -35,7 +35,8 @@ CriService::CriService(const Config& config, RuntimeIdentity identity, Component
     : config_(config),
       identity_(std::move(identity)),
       network_(components.network),
-      sandboxes_(components.sandboxes) {}
+      sandboxes_(components.sandboxes),
+      images_(components.images) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {

@@ -47,12 +47,6 @@ CRIUS_UNBUILT_UNARY(PodSandboxStats)
 CRIUS_UNBUILT_UNARY(ListPodSandboxStats)
 CRIUS_UNBUILT_UNARY(ListMetricDescriptors)
 CRIUS_UNBUILT_UNARY(ListPodSandboxMetrics)
-// Images.
-CRIUS_UNBUILT_UNARY(ListImages)
-CRIUS_UNBUILT_UNARY(ImageStatus)
-CRIUS_UNBUILT_UNARY(PullImage)
-CRIUS_UNBUILT_UNARY(RemoveImage)
-CRIUS_UNBUILT_UNARY(ImageFsInfo)
 
 CRIUS_UNBUILT_STREAM(StreamContainers, StreamContainersRequest, StreamContainersResponse)
 CRIUS_UNBUILT_STREAM(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse)
@@ -61,6 +55,5 @@ CRIUS_UNBUILT_STREAM(StreamPodSandboxStats, StreamPodSandboxStatsRequest,
 CRIUS_UNBUILT_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
 CRIUS_UNBUILT_STREAM(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest,
                      StreamPodSandboxMetricsResponse)
-CRIUS_IMAGE_STREAM_RPCS(CRIUS_UNBUILT_STREAM)
 
 }  // namespace crius::server
