@@ -28,3 +28,6 @@ done
 
 echo; echo "== criusctl version"; criusctl version
 echo; echo "== criusctl info"; criusctl info
+
+echo; echo "== a pod and an image, end to end"
+bash deploy/demo.sh criusctl
