@@ -12,6 +12,9 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -40,7 +43,7 @@ using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
 using runtime::v1::PodSandboxConfig;
 
-[[maybe_unused]] std::string NodeHostname() {
+std::string NodeHostname() {
   char buf[256] = {};
   EXPECT_EQ(::gethostname(buf, sizeof(buf) - 1), 0);
   return buf;
@@ -159,6 +162,197 @@ TEST_F(SandboxE2E, EachPodGetsItsOwnIpAndNetns) {
 }
 
 // ---------------------------------------------------------------------------
+// 2. Hostname, the pod's /etc files, and sysctls inside the pod.
+
+std::string ReadOrEmpty(const std::string& path) {
+  auto data = ReadFile(path);
+  EXPECT_TRUE(data.ok()) << data.status();
+  return data.ok() ? *data : "";
+}
+
+TEST_F(SandboxE2E, HostnameDnsFilesAndSysctlsAreSetInsideThePod) {
+  const std::string host_port_start = ReadOrEmpty("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+  const std::string host_shmmni = ReadOrEmpty("/proc/sys/kernel/shmmni");
+  const std::string node = NodeHostname();
+
+  PodSandboxConfig config = PodConfig("named");
+  config.set_hostname("web-" + RandomHex(6));
+  auto* dns = config.mutable_dns_config();
+  dns->add_servers("10.88.0.10");
+  dns->add_servers("10.88.0.11");
+  dns->add_searches("crius-e2e.svc.cluster.local");
+  dns->add_searches("svc.cluster.local");
+  dns->add_options("ndots:5");
+  dns->add_options("timeout:2");
+  auto& sysctls = *config.mutable_linux()->mutable_sysctls();
+  sysctls["net.ipv4.ip_unprivileged_port_start"] = "0";
+  // An IPC-scoped one, set to something no fresh namespace starts with.
+  sysctls["kernel.shmmni"] = host_shmmni == "2048\n" ? "2047" : "2048";
+  const std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  auto pod = InspectPod(cri(), id);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const std::string ip = pod->status.network().ip();
+  const std::string uts = pod->info.value("utsNamespace", "");
+  const std::string ipc = pod->info.value("ipcNamespace", "");
+  const std::string netns = pod->info.value("netns", "");
+  const std::string dir = pod->info.value("podDir", "");
+  ASSERT_FALSE(uts.empty());
+  ASSERT_FALSE(ipc.empty());
+  ASSERT_FALSE(dir.empty());
+
+  // The pinned UTS namespace carries the pod's name; the node keeps its own.
+  auto in_uts = InNamespaces({"--uts=" + uts}, {"/usr/bin/hostname"});
+  ASSERT_TRUE(in_uts.ok()) << in_uts.status();
+  EXPECT_EQ(*in_uts, config.hostname() + "\n");
+  EXPECT_EQ(NodeHostname(), node);
+
+  // The files every container of the pod will mount.
+  EXPECT_EQ(ReadOrEmpty(dir + "/hostname"), config.hostname() + "\n");
+  const std::string hosts = ReadOrEmpty(dir + "/hosts");
+  EXPECT_THAT(hosts, HasSubstr("localhost"));
+  EXPECT_THAT(hosts, HasSubstr(ip + "\t" + config.hostname() + "\n"));
+  EXPECT_EQ(ReadOrEmpty(dir + "/resolv.conf"),
+            "search crius-e2e.svc.cluster.local svc.cluster.local\n"
+            "nameserver 10.88.0.10\n"
+            "nameserver 10.88.0.11\n"
+            "options ndots:5 timeout:2\n");
+
+  // Sysctls read from inside the pod's namespaces; the node is untouched.
+  auto port_start = InNamespaces({"--net=" + netns},
+                                 {"/bin/cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"});
+  ASSERT_TRUE(port_start.ok()) << port_start.status();
+  EXPECT_EQ(*port_start, "0\n");
+  auto shmmni = InNamespaces({"--ipc=" + ipc}, {"/bin/cat", "/proc/sys/kernel/shmmni"});
+  ASSERT_TRUE(shmmni.ok()) << shmmni.status();
+  EXPECT_EQ(*shmmni, sysctls["kernel.shmmni"] + "\n");
+  EXPECT_EQ(ReadOrEmpty("/proc/sys/net/ipv4/ip_unprivileged_port_start"), host_port_start);
+  EXPECT_EQ(ReadOrEmpty("/proc/sys/kernel/shmmni"), host_shmmni);
+
+  // /dev/shm for the pod is a tmpfs of its own.
+  const std::string shm = pod->info.value("shm", "");
+  EXPECT_THAT(MountsUnder(shm), ElementsAre(shm));
+}
+
+TEST_F(SandboxE2E, PodWithoutDnsConfigGetsTheNodesResolvConf) {
+  const std::string id = Run(PodConfig("nodns"));
+  ASSERT_FALSE(id.empty());
+  auto pod = InspectPod(cri(), id);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(ReadOrEmpty(pod->info.value("podDir", "") + "/resolv.conf"),
+            ::access("/etc/resolv.conf", F_OK) == 0 ? ReadOrEmpty("/etc/resolv.conf") : "");
+}
+
+// ---------------------------------------------------------------------------
+// 3. Host network: the node's namespace and name, no CNI.
+
+TEST_F(SandboxE2E, HostNetworkPodUsesTheNodesNetworkAndHostnameWithoutCni) {
+  const std::vector<std::string> netns_before = NetnsNames();
+  PodSandboxConfig config = HostNetworkPodConfig("hostnet");
+  config.mutable_linux()->mutable_sysctls()->insert({"kernel.shmmni", "2048"});
+  const std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  auto pod = InspectPod(cri(), id);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->status.state(), runtime::v1::SANDBOX_READY);
+  EXPECT_EQ(pod->status.linux().namespaces().options().network(), runtime::v1::NODE);
+
+  // Like containerd, no IP of its own: kubelet reports the node's IP for
+  // host-network pods.
+  EXPECT_EQ(pod->status.network().ip(), "");
+  EXPECT_EQ(pod->status.network().additional_ips_size(), 0);
+
+  // No netns pinned and no plugin ever ran: no bridge, no IP, no cache.
+  EXPECT_EQ(pod->info.value("netns", "x"), "");
+  EXPECT_EQ(pod->info.value("utsNamespace", "x"), "") << "host network keeps the node's UTS";
+  EXPECT_FALSE(pod->info.value("networkAttached", true));
+  EXPECT_THAT(NetnsNames(), Not(Contains(NetnsNameOf(id))));
+  EXPECT_FALSE(std::filesystem::exists("/sys/class/net/" + net_.bridge()));
+  EXPECT_THAT(net_.ReservedIps(), IsEmpty());
+  std::error_code ec;
+  EXPECT_FALSE(std::filesystem::exists(d_.dir() + "/cni-cache/results", ec) &&
+               !std::filesystem::is_empty(d_.dir() + "/cni-cache/results", ec));
+
+  // The pod's name is the node's; its own IPC namespace still took the sysctl.
+  const std::string dir = pod->info.value("podDir", "");
+  EXPECT_EQ(ReadOrEmpty(dir + "/hostname"), NodeHostname() + "\n");
+  const std::string ipc = pod->info.value("ipcNamespace", "");
+  ASSERT_FALSE(ipc.empty());
+  auto shmmni = InNamespaces({"--ipc=" + ipc}, {"/bin/cat", "/proc/sys/kernel/shmmni"});
+  ASSERT_TRUE(shmmni.ok()) << shmmni.status();
+  EXPECT_EQ(*shmmni, "2048\n");
+
+  auto fp = FootprintOf(d_, id, &net_, &cgroups_);
+  ASSERT_TRUE(fp.ok());
+  ASSERT_TRUE(Stop(id).ok());
+  ASSERT_TRUE(Remove(id).ok());
+  EXPECT_THAT(Leftovers(d_, *fp), IsEmpty());
+}
+
+TEST_F(SandboxE2E, HostNetworkPodRefusesNetSysctls) {
+  PodSandboxConfig config = HostNetworkPodConfig("hostnet-sysctl");
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "0";
+  auto id = RunPod(cri(), config);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
+  EXPECT_THAT(ListIds(), IsEmpty());
+}
+
+// Host-network pods (the CNI plugin's own daemonset among them) must run
+// before the node has a CNI config; pods needing the network must not.
+TEST(SandboxNoNetworkE2E, HostNetworkPodRunsBeforeTheNetworkIsReady) {
+  if (!CanRunPodNetworkTests()) GTEST_SKIP() << "needs root";
+  TestDaemon d;
+  PodReaper reaper(d);
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  auto id = RunPod(d.client(), HostNetworkPodConfig("early"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  reaper.Add(*id);
+
+  auto denied = RunPod(d.client(), PodConfig("needs-net"));
+  ASSERT_FALSE(denied.ok());
+  if (denied.ok()) reaper.Add(*denied);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kFailedPrecondition) << denied.status();
+  EXPECT_THAT(std::string(denied.status().message()), HasSubstr("network"));
+
+  auto listed = d.client().ListPodSandbox();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items_size(), 1);
+  EXPECT_EQ(listed->items(0).id(), *id);
+}
+
+// ---------------------------------------------------------------------------
+// 4. hostPort through the portmap plugin.
+
+TEST_F(SandboxE2E, HostPortReachesTheListenerInThePod) {
+  const uint16_t host_port = UnusedPort();
+  ASSERT_NE(host_port, 0);
+  PodSandboxConfig config = PodConfig("published");
+  auto* pm = config.add_port_mappings();
+  pm->set_protocol(runtime::v1::TCP);
+  pm->set_container_port(8080);
+  pm->set_host_port(host_port);
+  const std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  auto pod = InspectPod(cri(), id);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_THAT(NatRulesMentioning(id), Not(IsEmpty())) << "portmap's DNAT chain for the pod";
+
+  auto listener = ListenInNetns(pod->info.value("netns", ""), 8080);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  // portmap's "snat" (on by default) lets loopback traffic be DNATed to the
+  // pod (it turns on route_localnet and masquerades such connections).
+  absl::Status via_loopback = ExchangeThrough(listener->get(), "127.0.0.1", host_port);
+  EXPECT_TRUE(via_loopback.ok()) << via_loopback;
+  // Any other local address of the node works too: the bridge's own.
+  absl::Status via_gateway = ExchangeThrough(listener->get(), net_.subnet().gateway(), host_port);
+  EXPECT_TRUE(via_gateway.ok()) << via_gateway;
+
+  // Stop takes the mapping away with the network.
+  ASSERT_TRUE(Stop(id).ok());
+  EXPECT_THAT(NatRulesMentioning(id), IsEmpty());
+}
+
+// ---------------------------------------------------------------------------
 // 5. Stop then Remove leaves nothing; both are idempotent.
 
 TEST_F(SandboxE2E, StopThenRemoveLeavesNothingOnTheNode) {
@@ -258,6 +452,46 @@ TEST_F(SandboxE2E, RemovingAPodKeepsTheCgroupOfASiblingUnderASharedParent) {
   }
   ASSERT_TRUE(Remove(b).ok()) << d_.Log();
   EXPECT_THAT(cgroups_.Existing(), IsEmpty()) << "the shared parent the daemon made";
+}
+
+// kubelet usually makes the pod cgroup itself before RunPodSandbox; that
+// directory is kubelet's, and removing the pod must leave it.
+TEST_F(SandboxE2E, RemoveKeepsACgroupParentThatExistedBefore) {
+  PodSandboxConfig config = ConfigWithCgroup("kubelet-cg");
+  const std::string parent = config.linux().cgroup_parent();
+  auto made = RunTool("mkdir", {"-p", "/sys/fs/cgroup/memory" + parent, "/sys/fs/cgroup/pids" + parent});
+  ASSERT_TRUE(made.ok()) << made.status();
+  const std::string id = Run(config);
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(Remove(id).ok()) << d_.Log();
+  EXPECT_TRUE(std::filesystem::exists("/sys/fs/cgroup/memory" + parent));
+  EXPECT_TRUE(std::filesystem::exists("/sys/fs/cgroup/pids" + parent));
+  // Where the daemon made the directory itself, it removed it.
+  EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/devices" + parent));
+}
+
+TEST_F(SandboxE2E, PodsRunInParallelGetDistinctIpsAndNamespaces) {
+  constexpr int kPods = 8;
+  std::vector<absl::StatusOr<std::string>> got(kPods, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back([&, i] { got[i] = RunPod(cri(), PodConfig(absl::StrCat("par", i))); });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> ips, netns;
+  for (const auto& g : got) {
+    ASSERT_TRUE(g.ok()) << g.status();
+    reaper_.Add(*g);
+    auto pod = InspectPod(cri(), *g);
+    ASSERT_TRUE(pod.ok()) << pod.status();
+    EXPECT_EQ(pod->status.state(), runtime::v1::SANDBOX_READY);
+    ips.insert(pod->status.network().ip());
+    netns.insert(pod->info.value("netns", ""));
+  }
+  EXPECT_EQ(ips.size(), static_cast<size_t>(kPods));
+  EXPECT_EQ(netns.size(), static_cast<size_t>(kPods));
+  EXPECT_EQ(net_.ReservedIps().size(), static_cast<size_t>(kPods));
+  EXPECT_EQ(net_.BridgePorts().size(), static_cast<size_t>(kPods));
 }
 
 // ---------------------------------------------------------------------------
@@ -435,6 +669,123 @@ TEST_F(SandboxE2E, ConcurrentRunsOfOnePodCreateOnePod) {
     ++pod_dirs;
   }
   EXPECT_EQ(pod_dirs, 1u);
+}
+
+// ---------------------------------------------------------------------------
+// 8. A crashed daemon, and a rebooted node.
+
+TEST_F(SandboxE2E, PodsKeepRunningAcrossADaemonCrashAndAreRecoveredReady) {
+  std::vector<std::string> ids;
+  std::vector<PodFootprint> fps;
+  std::map<std::string, int64_t> created_at;
+  std::map<std::string, std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Run(ConfigWithCgroup(absl::StrCat("crash", i))));
+    ASSERT_FALSE(ids.back().empty());
+    auto fp = FootprintOf(d_, ids.back(), &net_, &cgroups_);
+    ASSERT_TRUE(fp.ok()) << fp.status();
+    fps.push_back(*fp);
+    auto pod = InspectPod(cri(), ids.back());
+    ASSERT_TRUE(pod.ok());
+    created_at[ids.back()] = pod->status.created_at();
+    names[ids.back()] = pod->status.metadata().name();
+  }
+  auto listener = ListenInNetns(fps[0].netns_path, 8080);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+
+  ASSERT_TRUE(d_.Kill().ok());
+  // The namespaces are pinned, not held by a daemon process.
+  for (const auto& fp : fps) EXPECT_THAT(NetnsNames(), Contains(NetnsNameOf(fp.id)));
+
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  EXPECT_THAT(ListIds(), UnorderedElementsAreArray(ids));
+  for (const auto& fp : fps) {
+    auto pod = InspectPod(cri(), fp.id);
+    ASSERT_TRUE(pod.ok()) << pod.status();
+    EXPECT_EQ(pod->status.state(), runtime::v1::SANDBOX_READY) << fp.id;
+    EXPECT_EQ(pod->status.network().ip(), fp.ip) << fp.id;
+    EXPECT_EQ(pod->info.value("netns", ""), fp.netns_path);
+    EXPECT_EQ(pod->status.created_at(), created_at[fp.id]);
+    EXPECT_EQ(pod->status.metadata().name(), names[fp.id]);
+  }
+  EXPECT_EQ(net_.ReservedIps().size(), 3u) << "recovery must not re-run ADD or DEL";
+  absl::Status exchanged = ExchangeThrough(listener->get(), fps[0].ip, 8080);
+  EXPECT_TRUE(exchanged.ok()) << exchanged;
+
+  for (const auto& fp : fps) {
+    ASSERT_TRUE(Stop(fp.id).ok()) << d_.Log();
+    ASSERT_TRUE(Remove(fp.id).ok()) << d_.Log();
+    EXPECT_THAT(Leftovers(d_, fp), IsEmpty());
+  }
+  EXPECT_THAT(cgroups_.Existing(), IsEmpty());
+  EXPECT_THAT(net_.ReservedIps(), IsEmpty());
+}
+
+TEST_F(SandboxE2E, AfterARebootPodsComeBackNotReadyWithTheirNetworkReleased) {
+  std::vector<std::string> ids;
+  std::vector<PodFootprint> fps;
+  std::vector<PodSandboxConfig> configs;
+  for (int i = 0; i < 3; ++i) {
+    PodSandboxConfig config = ConfigWithCgroup(absl::StrCat("reboot", i));
+    configs.push_back(config);
+    auto* pm = config.add_port_mappings();
+    pm->set_protocol(runtime::v1::TCP);
+    pm->set_container_port(80);
+    pm->set_host_port(UnusedPort());
+    ids.push_back(Run(config));
+    ASSERT_FALSE(ids.back().empty());
+    auto fp = FootprintOf(d_, ids.back(), &net_, &cgroups_);
+    ASSERT_TRUE(fp.ok()) << fp.status();
+    fps.push_back(*fp);
+  }
+  ASSERT_TRUE(d_.Kill().ok());
+
+  // What a reboot does to the volatile state: every mount and pin is gone,
+  // and /run (the state dir) starts empty. The persistent root and the CNI
+  // cache and IPAM files survive, and so do (here) the iptables rules.
+  std::vector<std::string> mounts = MountsUnder(d_.state_dir() + "/");
+  for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {
+    ASSERT_EQ(::umount2(it->c_str(), MNT_DETACH), 0) << *it << ": " << std::strerror(errno);
+  }
+  for (const auto& fp : fps) {
+    ASSERT_EQ(::umount2(fp.netns_path.c_str(), MNT_DETACH), 0) << fp.netns_path;
+    ASSERT_EQ(::unlink(fp.netns_path.c_str()), 0) << fp.netns_path;
+  }
+  ASSERT_TRUE(RemoveAll(d_.state_dir()).ok());
+  for (const auto& fp : fps) {
+    // The kernel frees an unpinned netns (and the veth in it) asynchronously.
+    EXPECT_TRUE(WaitUntil([&] { return !std::filesystem::exists("/sys/class/net/" + fp.host_veth); }))
+        << fp.host_veth;
+    ASSERT_TRUE(std::filesystem::exists(fp.ipam_file)) << "the simulated reboot keeps IPAM state";
+    ASSERT_THAT(NatRulesMentioning(fp.id), Not(IsEmpty()));
+  }
+
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  EXPECT_THAT(ListIds(), UnorderedElementsAreArray(ids));
+  for (const auto& fp : fps) {
+    auto pod = InspectPod(cri(), fp.id);
+    ASSERT_TRUE(pod.ok()) << pod.status();
+    EXPECT_EQ(pod->status.state(), runtime::v1::SANDBOX_NOTREADY) << fp.id;
+    // Recovery ran CNI DEL from the cache: IP, rules and cache entry are gone.
+    EXPECT_FALSE(std::filesystem::exists(fp.ipam_file)) << "IP not released: " << fp.ip;
+    EXPECT_THAT(NatRulesMentioning(fp.id), IsEmpty());
+    EXPECT_FALSE(pod->info.value("networkAttached", true));
+  }
+  runtime::v1::PodSandboxFilter ready;
+  ready.mutable_state()->set_state(runtime::v1::SANDBOX_READY);
+  EXPECT_THAT(ListIds(&ready), IsEmpty());
+
+  for (const auto& fp : fps) {
+    ASSERT_TRUE(Remove(fp.id).ok()) << d_.Log();
+    EXPECT_THAT(Leftovers(d_, fp), IsEmpty());
+  }
+  EXPECT_THAT(cgroups_.Existing(), IsEmpty());
+  EXPECT_THAT(ListIds(), IsEmpty());
+
+  // The name is free again: the same pod can be run anew, as a new pod.
+  const std::string again = Run(configs[0]);
+  EXPECT_FALSE(again.empty());
+  EXPECT_NE(again, ids[0]);
 }
 
 }  // namespace
