@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "common/strings.h"
 #include "common/unique_fd.h"
 
 namespace crius {
@@ -43,31 +44,12 @@ std::string TempName(const std::string& path) {
                          counter.fetch_add(1), rnd);
 }
 
-absl::Status WriteAll(int fd, std::string_view data, const std::string& what) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(absl::StrCat("write ", what));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 // close() is checked here because on some filesystems (NFS) it is where a
 // deferred write error finally surfaces.
 absl::Status CloseChecked(UniqueFd fd, const std::string& what) {
   if (::close(fd.release()) != 0 && errno != EINTR) {
     return ErrnoStatus(absl::StrCat("close ", what));
   }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return ErrnoStatus(absl::StrCat("open directory ", dir));
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(absl::StrCat("fsync directory ", dir));
   return absl::OkStatus();
 }
 
@@ -82,6 +64,25 @@ absl::StatusOr<UniqueFd> CreateTemp(const std::string& path, mode_t mode, std::s
 }
 
 }  // namespace
+
+absl::Status WriteAll(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(absl::StrCat("write ", AbslView(what)));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(absl::StrCat("open directory ", dir));
+  if (::fsync(fd.get()) != 0) return ErrnoStatus(absl::StrCat("fsync directory ", dir));
+  return absl::OkStatus();
+}
 
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string tmp;

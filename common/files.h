@@ -20,6 +20,13 @@ namespace crius {
 // it over `path` and fsyncs the directory so the rename itself is durable.
 // The file gets exactly `mode` (the umask does not apply). On any failure
 // the temp file is removed and `path` is untouched.
+// Writes all of `data` to `fd`, retrying short writes and EINTR; `what`
+// names the file in errors.
+absl::Status WriteAll(int fd, std::string_view data, std::string_view what);
+
+// fsync of a directory, so a rename or unlink in it is durable.
+absl::Status FsyncDir(const std::string& dir);
+
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 
 // Reads a whole file. Fails with ResourceExhausted past `max_bytes` so a

@@ -52,7 +52,7 @@ absl::Status IngestWriter::Write(std::string_view data) {
     return absl::DataLossError(
         absl::StrCat("blob ", digest_, ": more than the expected ", expected_size_, " bytes"));
   }
-  absl::Status s = store_internal::WriteAll(fd_.get(), data, temp_path_);
+  absl::Status s = WriteAll(fd_.get(), data, temp_path_);
   if (!s.ok()) {
     Abort();
     return Annotate(s, absl::StrCat("ingest ", digest_));
@@ -95,7 +95,7 @@ absl::Status IngestWriter::Commit() {
   }
   done_ = true;
   std::string dir = final_path_.substr(0, final_path_.find_last_of('/'));
-  return Annotate(store_internal::FsyncDir(dir), context);
+  return Annotate(FsyncDir(dir), context);
 }
 
 ContentStore::ContentStore(std::string root) : root_(std::move(root)) {}

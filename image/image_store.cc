@@ -260,7 +260,7 @@ absl::StatusOr<RemovedImage> ImageStore::Remove(std::string_view ref) {
     return ErrnoStatus(absl::StrCat("remove image ", image->id, ": unlink ", path));
   }
   RETURN_IF_ERROR(
-      Annotate(store_internal::FsyncDir(dir_), absl::StrCat("remove image ", image->id)));
+      Annotate(FsyncDir(dir_), absl::StrCat("remove image ", image->id)));
   Unindex(*image);
   by_id_.erase(image->id);
 

@@ -202,7 +202,7 @@ absl::StatusOr<LayerInfo> LayerStore::Unpack(const std::string& chain_id,
       return cleanup(ErrnoStatus(absl::StrCat(context, ": rename to ", final_dir)));
     }
   }
-  RETURN_IF_ERROR(Annotate(store_internal::FsyncDir(root_), context));
+  RETURN_IF_ERROR(Annotate(FsyncDir(root_), context));
   info.path = JoinPath(final_dir, kDiffDir);
   return info;
 }

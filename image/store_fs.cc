@@ -31,25 +31,6 @@ std::string RandomHex() {
   return absl::StrFormat("%016x", v);
 }
 
-absl::Status WriteAll(int fd, std::string_view data, std::string_view what) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(absl::StrCat("write ", AbslView(what)));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return ErrnoStatus(absl::StrCat("open directory ", dir));
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(absl::StrCat("fsync directory ", dir));
-  return absl::OkStatus();
-}
-
 absl::StatusOr<int64_t> FileSize(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(absl::StrCat("stat ", path));

@@ -16,12 +16,6 @@ namespace crius::image::store_internal {
 // 16 random hex characters for temp names no concurrent writer can share.
 std::string RandomHex();
 
-// Writes all of `data` to `fd`, retrying short writes and EINTR.
-absl::Status WriteAll(int fd, std::string_view data, std::string_view what);
-
-// fsync of a directory, so a rename or unlink in it is durable.
-absl::Status FsyncDir(const std::string& dir);
-
 // Size of a file; NotFound when absent.
 absl::StatusOr<int64_t> FileSize(const std::string& path);
 

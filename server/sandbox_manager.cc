@@ -279,15 +279,21 @@ std::vector<SandboxManager::RecordPtr> SandboxManager::List() const {
   return out;
 }
 
-absl::Status SandboxManager::Stop(const std::string& id) {
+absl::Status SandboxManager::WithPodLocked(const std::string& id,
+                                           absl::Status (SandboxManager::*fn)(const std::string&)) {
   auto found = Get(id);
   if (!found.ok()) {
+    // Stop and Remove of a pod that is not there have nothing left to do.
     return found.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : found.status();
   }
   const std::string full = (*found)->id;
   auto slot = SlotFor(full);
   absl::MutexLock op(&slot->op);
-  return StopLocked(full);
+  return (this->*fn)(full);
+}
+
+absl::Status SandboxManager::Stop(const std::string& id) {
+  return WithPodLocked(id, &SandboxManager::StopLocked);
 }
 
 absl::Status SandboxManager::TearDownNetwork(SandboxRecord* r) {
@@ -331,14 +337,7 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
 }
 
 absl::Status SandboxManager::Remove(const std::string& id) {
-  auto found = Get(id);
-  if (!found.ok()) {
-    return found.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : found.status();
-  }
-  const std::string full = (*found)->id;
-  auto slot = SlotFor(full);
-  absl::MutexLock op(&slot->op);
-  return RemoveLocked(full);
+  return WithPodLocked(id, &SandboxManager::RemoveLocked);
 }
 
 absl::Status SandboxManager::RemoveLocked(const std::string& id) {

@@ -68,6 +68,9 @@ class SandboxManager {
                                        const runtime::v1::RunPodSandboxRequest& req);
   absl::Status Persist(const SandboxRecord& record);
   void Publish(SandboxRecord record);
+  // Resolves `id`, takes the pod's operation lock and runs `fn` on its full id.
+  absl::Status WithPodLocked(const std::string& id,
+                             absl::Status (SandboxManager::*fn)(const std::string&));
   absl::Status StopLocked(const std::string& id);
   absl::Status RemoveLocked(const std::string& id);
   absl::Status TearDownNetwork(SandboxRecord* record);

@@ -69,14 +69,18 @@ std::vector<std::string> TestDaemon::Argv() const {
   return argv;
 }
 
-absl::Status TestDaemon::Start(absl::Duration timeout) {
+absl::StatusOr<Subprocess> TestDaemon::Spawn() {
   WriteTestFile(config_path(), config_yaml);
   SubprocessOptions opts;
   opts.argv = Argv();
   opts.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   opts.stdout_path = log_path();
   opts.stderr_path = log_path();
-  auto p = Subprocess::Start(opts);
+  return Subprocess::Start(opts);
+}
+
+absl::Status TestDaemon::Start(absl::Duration timeout) {
+  auto p = Spawn();
   if (!p.ok()) return p.status();
   process_ = std::make_unique<Subprocess>(std::move(*p));
   const absl::Time deadline = absl::Now() + timeout;
@@ -100,13 +104,7 @@ absl::Status TestDaemon::Start(absl::Duration timeout) {
 }
 
 absl::StatusOr<int> TestDaemon::RunToExit(absl::Duration timeout) {
-  WriteTestFile(config_path(), config_yaml);
-  SubprocessOptions opts;
-  opts.argv = Argv();
-  opts.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
-  opts.stdout_path = log_path();
-  opts.stderr_path = log_path();
-  auto p = Subprocess::Start(opts);
+  auto p = Spawn();
   if (!p.ok()) return p.status();
   auto st = p->Wait(timeout);
   if (!st.ok()) {

@@ -80,6 +80,9 @@ class TestDaemon {
   std::string Log() const;
 
  private:
+  // Writes the config and starts criusd with Argv(), its output to the log.
+  absl::StatusOr<Subprocess> Spawn();
+
   TempDir tmp_;
   std::unique_ptr<Subprocess> process_;
   std::unique_ptr<client::CriClient> client_;
