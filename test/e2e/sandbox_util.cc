@@ -180,12 +180,13 @@ std::string TestSubnet::gateway() const { return absl::StrCat("10.88.", octet_, 
 
 // --- BridgeNetwork ---
 
-BridgeNetwork::BridgeNetwork(TestDaemon& daemon, bool portmap)
+BridgeNetwork::BridgeNetwork(TestDaemon& daemon, bool portmap, std::string bridge_type)
     : daemon_(daemon),
       name_("crius-e2e-" + RandomHex(8)),
       bridge_("cre2e" + RandomHex(8)),
       ipam_dir_(daemon.dir() + "/ipam"),
-      portmap_(portmap) {
+      portmap_(portmap),
+      bridge_type_(std::move(bridge_type)) {
   WriteTestFile(daemon_.cni_conf_dir() + "/10-" + name_ + ".conflist", conflist().dump(2));
 }
 
@@ -198,7 +199,7 @@ BridgeNetwork::~BridgeNetwork() {
 
 nlohmann::json BridgeNetwork::conflist() const {
   nlohmann::json bridge = {
-      {"type", "bridge"},
+      {"type", bridge_type_},
       {"bridge", bridge_},
       {"isGateway", true},
       {"ipMasq", false},

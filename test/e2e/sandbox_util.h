@@ -66,9 +66,12 @@ class TestSubnet {
 // name ("cre2e" + hex), subnet and host-local dataDir inside the daemon's
 // temp dir. The destructor deletes the bridge link the plugin leaves
 // behind; pods must be gone by then (declare it before the PodReaper).
+// `bridge_type` replaces the bridge plugin's "type", for a fault-injecting
+// wrapper around the real bridge binary.
 class BridgeNetwork {
  public:
-  explicit BridgeNetwork(TestDaemon& daemon, bool portmap = true);
+  explicit BridgeNetwork(TestDaemon& daemon, bool portmap = true,
+                         std::string bridge_type = "bridge");
   ~BridgeNetwork();
   BridgeNetwork(const BridgeNetwork&) = delete;
   BridgeNetwork& operator=(const BridgeNetwork&) = delete;
@@ -92,6 +95,7 @@ class BridgeNetwork {
   std::string bridge_;
   std::string ipam_dir_;
   bool portmap_;
+  std::string bridge_type_;
 };
 
 // A cgroup root of the test's own, "/crius-e2e-<hex>", for pods'
