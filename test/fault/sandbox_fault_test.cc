@@ -272,6 +272,35 @@ TEST_F(SandboxFault, RemoveRetriesADelThatFailedOnStop) {
   EXPECT_THAT(net_.ReservedIps(), IsEmpty());
 }
 
+// A DEL that failed on Stop is retried by the next daemon's recovery.
+TEST_F(SandboxFault, RecoveryRetriesADelThatFailedBeforeACrash) {
+  InstallPlugin(absl::StrCat(
+      "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e \"$log/del-failed\" ]; then\n",
+      "  : > \"$log/del-failed\"\n",
+      "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kDelError, "\"}'\n",
+      "  exit 1\n",
+      "fi\n",
+      "exec /usr/lib/cni/bridge"));
+  StartDaemon(60);
+  auto id = RunPod(d_.client(), Config("del-then-crash"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  reaper_.Add(*id);
+  auto fp = FootprintOf(d_, *id, &net_, &cgroups_);
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  ASSERT_FALSE(Stop(*id).ok());
+  ASSERT_TRUE(d_.Kill().ok());
+
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  auto pod = InspectPod(d_.client(), *id);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->status.state(), runtime::v1::SANDBOX_NOTREADY);
+  EXPECT_FALSE(pod->info.value("networkAttached", true));
+  EXPECT_THAT(net_.ReservedIps(), IsEmpty());
+  ASSERT_TRUE(Remove(*id).ok()) << d_.Log();
+  EXPECT_THAT(Leftovers(d_, *fp), IsEmpty());
+  EXPECT_THAT(cgroups_.Existing(), IsEmpty());
+}
+
 // The daemon dies while a plugin is inside ADD: no reply was sent, no record
 // was written, but the pod's netns, files, cgroup and half-made network
 // exist. The restarted daemon must not leak them.
@@ -369,6 +398,19 @@ TEST_F(SandboxRefusedFault, SysctlsTheKernelRefusesAreInvalidArgumentAndLeaveNot
   PodSandboxConfig node_wide = Config("sysctl-node");
   (*node_wide.mutable_linux()->mutable_sysctls())["vm.swappiness"] = "10";
   ExpectRefused(node_wide, "a sysctl that is not namespaced");
+}
+
+TEST_F(SandboxRefusedFault, UnknownRuntimeHandlerIsInvalidArgument) {
+  PodSandboxConfig config = Config("handler");
+  runtime::v1::RunPodSandboxRequest req;
+  *req.mutable_config() = config;
+  req.set_runtime_handler("no-such-handler");
+  auto resp = d_.client().RunPodSandbox(req);
+  if (resp.ok()) reaper_.Add(resp->pod_sandbox_id());
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << resp.status();
+  EXPECT_THAT(std::string(resp.status().message()), HasSubstr("no-such-handler"));
+  EXPECT_THAT(Calls(), IsEmpty());
+  EXPECT_THAT(cgroups_.Existing(), IsEmpty());
 }
 
 TEST_F(SandboxRefusedFault, InvalidCgroupParentsAreInvalidArgument) {
