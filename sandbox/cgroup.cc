@@ -249,7 +249,12 @@ absl::Status RemovePodCgroup(Os& os, const PodCgroup& cgroup) {
   // Creation order lists every parent before its children, so reverse order
   // removes each directory before its parent.
   for (auto it = cgroup.created.rbegin(); it != cgroup.created.rend(); ++it) {
-    absl::Status s = RemoveCgroupTree(os, *it);
+    // Only the pod's own directory is emptied of leftover container cgroups.
+    // A parent this pod happened to create may hold other pods by now: it
+    // goes only if it is empty, and staying is not an error.
+    const bool own = absl::EndsWith(*it, cgroup.path);
+    absl::Status s = own ? RemoveCgroupTree(os, *it) : os.Rmdir(*it);
+    if (!own && !s.ok() && !absl::IsNotFound(s)) continue;
     if (!s.ok() && first.ok()) first = Annotate(s, absl::StrCat("remove pod cgroup ", cgroup.path));
   }
   return first;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/files.h"
@@ -344,13 +345,20 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(StopLocked(id));
   RecordPtr current;
   {
-    absl::ReaderMutexLock lock(&mu_);
-    auto it = records_.find(id);
-    if (it == records_.end()) return absl::OkStatus();
-    current = it->second;
+    absl::MutexLock cg(&cgroup_mu_);
+    {
+      // Read under cgroup_mu_: a sibling's removal may just have handed
+      // this pod a shared parent directory to remove.
+      absl::ReaderMutexLock lock(&mu_);
+      auto it = records_.find(id);
+      if (it == records_.end()) return absl::OkStatus();
+      current = it->second;
+    }
+    RETURN_IF_ERROR(Annotate(sandbox::RemovePodCgroup(os_, current->cgroup),
+                             absl::StrCat("remove pod ", id, ": cgroup")));
+    cgroup_released_.insert(id);
+    HandOverCgroupParents(*current);
   }
-  RETURN_IF_ERROR(Annotate(sandbox::RemovePodCgroup(os_, current->cgroup),
-                           absl::StrCat("remove pod ", id, ": cgroup")));
   RETURN_IF_ERROR(Annotate(RemoveAll(current->pod_dir), absl::StrCat("remove pod ", id, ": files")));
   const std::string file = JoinPath(options_.records_dir, id + ".json");
   if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
@@ -361,8 +369,55 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
     records_.erase(id);
     slots_.erase(id);
   }
+  {
+    absl::MutexLock cg(&cgroup_mu_);
+    cgroup_released_.erase(id);
+  }
   names_.Release(current->ReservationName());
   return absl::OkStatus();
+}
+
+void SandboxManager::HandOverCgroupParents(const SandboxRecord& removed) {
+  // Parent directories this pod created but could not remove hold other
+  // pods now. The last pod under them must remove them, so they move to the
+  // record of a pod that still lives there.
+  std::vector<std::string> left;
+  for (const auto& dir : removed.cgroup.created) {
+    if (PathExists(dir)) left.push_back(dir);
+  }
+  if (left.empty()) return;
+  // The shortest parent (first created) decides which pods live below.
+  const std::string& path = removed.cgroup.path;
+  std::string parent_rel;
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    if (absl::EndsWith(left.front(), path.substr(0, slash))) {
+      parent_rel = path.substr(0, slash);
+      break;
+    }
+  }
+  if (parent_rel.empty()) return;
+  RecordPtr heir;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [other_id, r] : records_) {
+      if (other_id == removed.id || cgroup_released_.contains(other_id)) continue;
+      if (absl::StartsWith(r->cgroup.path, parent_rel + "/")) {
+        heir = r;
+        break;
+      }
+    }
+  }
+  if (!heir) {
+    CRIUS_LOG(kWarn) << "pod " << removed.id << ": cgroup parents " << absl::StrJoin(left, ", ")
+                     << " are not empty but hold no pod crius knows; left in place";
+    return;
+  }
+  SandboxRecord updated = *heir;
+  updated.cgroup.created.insert(updated.cgroup.created.begin(), left.begin(), left.end());
+  if (auto s = Persist(updated); !s.ok()) {
+    CRIUS_LOG(kWarn) << "hand cgroup parents of pod " << removed.id << " to " << heir->id << ": " << s;
+  }
+  Publish(std::move(updated));
 }
 
 void SandboxManager::ReapUnclaimed() {

@@ -9,6 +9,7 @@
 // a CNI plugin.
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,7 @@ class SandboxManager {
   absl::Status StopLocked(const std::string& id);
   absl::Status RemoveLocked(const std::string& id);
   absl::Status TearDownNetwork(SandboxRecord* record);
+  void HandOverCgroupParents(const SandboxRecord& removed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cgroup_mu_);
   absl::StatusOr<std::string> ResolveHandler(const std::string& requested) const;
   absl::Status RecoverOne(SandboxRecord record);
   cni::PodNetworkRequest NetworkRequest(const SandboxRecord& record) const;
@@ -89,6 +91,11 @@ class SandboxManager {
   // One per pod id with an operation in flight or a record: serializes the
   // long operations on that pod.
   std::map<std::string, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+
+  // Serializes pod cgroup removal with the hand-over of shared parents, so
+  // a parent is never handed to a pod whose cgroup is already gone.
+  absl::Mutex cgroup_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::set<std::string> cgroup_released_ ABSL_GUARDED_BY(cgroup_mu_);
 };
 
 }  // namespace crius::server
