@@ -375,5 +375,40 @@ TEST(ImagePullE2E, GzipZstdAndUncompressedLayersInOneImage) {
   EXPECT_TRUE(busybox.ok()) << busybox.status();
 }
 
+// Old Docker builds repeat the same empty layer blob several times in one
+// manifest; each occurrence is its own layer in the stack (its own chain
+// id) though the blob is one.
+TEST(ImagePullE2E, SameLayerBlobTwiceInOneManifest) {
+  auto reg = StartRegistry();
+  ASSERT_TRUE(reg);
+  auto rootfs = BusyboxRootfs();
+  ASSERT_TRUE(rootfs.ok());
+  auto image = ImageBuilder()
+                   .AddLayer(*rootfs, Compression::kGzip)
+                   .AddLayer({}, Compression::kNone)
+                   .AddLayer({TarEntry::File("etc/between", "x\n")}, Compression::kGzip)
+                   .AddLayer({}, Compression::kNone)
+                   .Build();
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ(image->layers[1].digest, image->layers[3].digest);
+  auto pushed = reg->Push(*image, "e2e/repeated:v1");
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  const std::string ref = reg->host() + "/e2e/repeated:v1";
+  auto pulled = d.client().PullImage(PullReq(ref));
+  ASSERT_TRUE(pulled.ok()) << pulled.status() << d.Log();
+  EXPECT_EQ(pulled->image_ref(), image->config.digest);
+  const std::string root = d.root_dir();
+  auto layers = img::Entries(img::LayersDir(root));
+  EXPECT_EQ(std::set<std::string>(layers.begin(), layers.end()), img::ChainHexes(image->diff_ids));
+  EXPECT_EQ(layers.size(), 4u);
+  EXPECT_EQ(img::Entries(img::IngestDir(root)), std::vector<std::string>{});
+
+  ASSERT_TRUE(d.client().RemoveImage(RemoveReq(ref)).ok());
+  EXPECT_EQ(img::Entries(root + "/content/blobs/sha256"), std::vector<std::string>{});
+  EXPECT_EQ(img::VisibleEntries(img::LayersDir(root)), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace crius::testing
