@@ -160,10 +160,15 @@ bool WaitNetworkReady(client::CriClient& client, absl::Duration timeout) {
 
 // --- TestSubnet ---
 
+// Third octets 100-179: bench/run_pod_bench.sh uses 180 and 181 without a
+// lock, and the CNI unit tests lock 200-249.
+constexpr int kFirst = 100;
+constexpr int kCount = 80;
+
 TestSubnet::TestSubnet() {
-  const int start = static_cast<int>(std::random_device{}() % 100);
-  for (int i = 0; i < 100 && !lock_.valid(); ++i) {
-    const int octet = 100 + (start + i) % 100;
+  const int start = static_cast<int>(std::random_device{}() % kCount);
+  for (int i = 0; i < kCount && !lock_.valid(); ++i) {
+    const int octet = kFirst + (start + i) % kCount;
     const std::string path = absl::StrCat("/tmp/crius-cni-test-subnet-", octet, ".lock");
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
@@ -171,7 +176,8 @@ TestSubnet::TestSubnet() {
       octet_ = octet;
     }
   }
-  EXPECT_TRUE(lock_.valid()) << "no free test subnet in 10.88.100-199.0/24";
+  EXPECT_TRUE(lock_.valid()) << "no free test subnet in 10.88." << kFirst << "-"
+                             << kFirst + kCount - 1 << ".0/24";
 }
 
 std::string TestSubnet::cidr() const { return absl::StrCat("10.88.", octet_, ".0/24"); }

@@ -44,9 +44,10 @@ bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl:
 bool WaitNetworkReady(client::CriClient& client, absl::Duration timeout = absl::Seconds(30));
 
 // A /24 of 10.88.0.0/16 held exclusively while this object lives. Third
-// octets 100-199 are ours; the CNI unit tests take 200-249 with the same
+// octets 100-179 are ours; the CNI unit tests take 200-249 with the same
 // lock-file scheme (/tmp/crius-cni-test-subnet-<octet>.lock, flock), so the
-// two suites never hand out the same addresses at the same time.
+// two suites never hand out the same addresses at the same time. The pod
+// benchmark's 180 and 181 (bench/run_pod_bench.sh, no lock) are avoided.
 class TestSubnet {
  public:
   TestSubnet();
