@@ -432,10 +432,8 @@ TEST_F(SandboxE2E, StopAndRemoveOfUnknownIdsSucceedAndStatusIsNotFound) {
 
 // A cgroup directory the daemon made for one pod may be the parent of
 // another pod's cgroup: removing the first pod must not take the second
-// pod's cgroup with it.
-// BUG (reported, fails today): RemovePodCgroup (sandbox/cgroup.cc) removes
-// each directory the pod created as a whole tree, so removing pod a, which
-// created the shared parent, also removes pod b's cgroup.
+// pod's cgroup with it (a regression test: RemovePodCgroup once removed
+// each directory the pod had made as a whole tree, siblings included).
 TEST_F(SandboxE2E, RemovingAPodKeepsTheCgroupOfASiblingUnderASharedParent) {
   const std::string a = Run(ConfigWithCgroup("sib-a"));
   const std::string b = Run(ConfigWithCgroup("sib-b"));
