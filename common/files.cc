@@ -84,7 +84,9 @@ absl::Status FsyncDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                             Durability durability) {
+  const bool durable = durability == Durability::kDurable;
   std::string tmp;
   ASSIGN_OR_RETURN(UniqueFd fd, CreateTemp(path, mode, &tmp));
   absl::Cleanup remove_tmp = [&tmp] { ::unlink(tmp.c_str()); };
@@ -92,13 +94,13 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mod
   // 0644 mean exactly that.
   if (::fchmod(fd.get(), mode) != 0) return ErrnoStatus(absl::StrCat("chmod ", tmp));
   RETURN_IF_ERROR(WriteAll(fd.get(), data, tmp));
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(absl::StrCat("fsync ", tmp));
+  if (durable && ::fsync(fd.get()) != 0) return ErrnoStatus(absl::StrCat("fsync ", tmp));
   RETURN_IF_ERROR(CloseChecked(std::move(fd), tmp));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return ErrnoStatus(absl::StrCat("rename ", tmp, " to ", path));
   }
   std::move(remove_tmp).Cancel();
-  return FsyncDir(DirName(path));
+  return durable ? FsyncDir(DirName(path)) : absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) {

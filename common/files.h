@@ -15,11 +15,6 @@
 
 namespace crius {
 
-// Replaces `path` with `data`: writes a uniquely named temp file in the same
-// directory (rename is atomic only within one filesystem), fsyncs it, renames
-// it over `path` and fsyncs the directory so the rename itself is durable.
-// The file gets exactly `mode` (the umask does not apply). On any failure
-// the temp file is removed and `path` is untouched.
 // Writes all of `data` to `fd`, retrying short writes and EINTR; `what`
 // names the file in errors.
 absl::Status WriteAll(int fd, std::string_view data, std::string_view what);
@@ -27,7 +22,19 @@ absl::Status WriteAll(int fd, std::string_view data, std::string_view what);
 // fsync of a directory, so a rename or unlink in it is durable.
 absl::Status FsyncDir(const std::string& dir);
 
-absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// kDurable survives a power loss; kProcessCrash only a crash of the writing
+// process (no fsync): enough for bookkeeping about volatile state such as
+// namespaces and mounts, which a power loss takes away anyway.
+enum class Durability { kDurable, kProcessCrash };
+
+// Replaces `path` with `data`: writes a uniquely named temp file in the same
+// directory (rename is atomic only within one filesystem), fsyncs it, renames
+// it over `path` and fsyncs the directory so the rename itself is durable
+// (no fsyncs with kProcessCrash). The file gets exactly `mode` (the umask
+// does not apply). On any failure the temp file is removed and `path` is
+// untouched.
+absl::Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                             Durability durability = Durability::kDurable);
 
 // Reads a whole file. Fails with ResourceExhausted past `max_bytes` so a
 // hostile or corrupt file cannot make the daemon allocate without bound.

@@ -86,6 +86,11 @@ absl::StatusOr<std::unique_ptr<ImageManager>> ImageManager::Open(Os& os, ImageMa
   ASSIGN_OR_RETURN(m->layers_, LayerStore::Open(m->options_.root));
   ASSIGN_OR_RETURN(m->images_, ImageStore::Open(m->options_.root));
   RETURN_IF_ERROR(Annotate(m->images_->Load(), "load image records"));
+  {
+    // Whatever a pull interrupted by a crash left behind is unreachable now.
+    absl::MutexLock gc(&m->gc_mu_);
+    m->CollectGarbage();
+  }
   ASSIGN_OR_RETURN(m->rootfs_, Rootfs::Open(os, RootfsOptions{JoinPath(m->options_.root, "overlay")}));
   return m;
 }
@@ -125,6 +130,12 @@ absl::StatusOr<ImagePtr> ImageManager::Pull(const std::string& ref_text, const C
     return DoPull(ref, creds);
   }
   flight->result = DoPull(ref, creds);
+  if (!flight->result.ok()) {
+    // A failed pull may have stored a manifest, a config and some layers
+    // that no image refers to; nothing else would ever free them.
+    absl::MutexLock gc(&gc_mu_);
+    CollectGarbage();
+  }
   {
     absl::MutexLock lock(&pulls_mu_);
     pulls_.erase(key);
@@ -246,11 +257,8 @@ absl::Status ImageManager::Remove(const std::string& ref) {
     return found.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : found.status();
   }
   const ImagePtr image = *found;
-  if (in_use_ && in_use_(image->id)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("image ", image->id, " is in use by a container"));
-  }
-  // A tag of an image that has others only loses that tag.
+  // A tag of an image that has others only loses that tag (allowed even
+  // while containers use the image, as with containerd).
   auto parsed = ParseReference(ref);
   if (parsed.ok() && image->repo_tags.size() > 1) {
     for (const auto& tag : image->repo_tags) {
@@ -259,18 +267,29 @@ absl::Status ImageManager::Remove(const std::string& ref) {
       }
     }
   }
-  ASSIGN_OR_RETURN(RemovedImage removed, images_->Remove(image->id));
-  for (const auto& blob : removed.unreferenced_blobs) {
-    if (auto s = content_->Delete(blob); !s.ok()) CRIUS_LOG(kWarn) << "delete blob " << blob << ": " << s;
+  if (in_use_ && in_use_(image->id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("image ", image->id, " is in use by a container"));
   }
-  for (const auto& chain : removed.unreferenced_chain_ids) {
-    if (auto s = layers_->Remove(chain); !s.ok()) {
-      CRIUS_LOG(kWarn) << "delete layer " << chain << ": " << s;
+  RETURN_IF_ERROR(images_->Remove(image->id).status());
+  CollectGarbage();
+  return absl::OkStatus();
+}
+
+void ImageManager::CollectGarbage() {
+  // Runs with gc_mu_ held exclusively: no pull is between storing content
+  // and recording its image, so "unreferenced" means garbage.
+  absl::flat_hash_set<std::string> keep = images_->ReferencedBlobs();
+  for (const auto& image : images_->List()) keep.insert(image->manifest_digest);
+  auto blobs = content_->List();
+  if (blobs.ok()) {
+    for (const auto& blob : *blobs) {
+      if (keep.contains(blob)) continue;
+      if (auto s = content_->Delete(blob); !s.ok()) CRIUS_LOG(kWarn) << "delete blob " << blob << ": " << s;
     }
   }
-  // The manifest blob is not listed among the image's blobs.
-  (void)content_->Delete(image->manifest_digest);
-  return absl::OkStatus();
+  auto removed = layers_->RemoveUnreferenced(images_->ReferencedChainIds());
+  if (!removed.ok()) CRIUS_LOG(kWarn) << "collect layers: " << removed.status();
 }
 
 absl::StatusOr<std::vector<std::string>> ImageManager::LowerDirs(const ImageRecord& image) const {

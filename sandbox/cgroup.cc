@@ -254,7 +254,7 @@ absl::Status RemovePodCgroup(Os& os, const PodCgroup& cgroup) {
     // goes only if it is empty, and staying is not an error.
     const bool own = absl::EndsWith(*it, cgroup.path);
     absl::Status s = own ? RemoveCgroupTree(os, *it) : os.Rmdir(*it);
-    if (!own && !s.ok() && !absl::IsNotFound(s)) continue;
+    if (!own && !s.ok()) continue;
     if (!s.ok() && first.ok()) first = Annotate(s, absl::StrCat("remove pod cgroup ", cgroup.path));
   }
   return first;

@@ -159,13 +159,6 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   RETURN_IF_ERROR(Annotate(MkdirAll(r.pod_dir, 0711), "create pod dir"));
   rb.Push("remove pod dir", [&] { return RemoveAll(r.pod_dir); });
 
-  if (!config.linux().cgroup_parent().empty()) {
-    auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
-    if (!cg.ok()) return Annotate(cg.status(), "create pod cgroup");
-    r.cgroup = *cg;
-    rb.Push("remove pod cgroup", [&] { return sandbox::RemovePodCgroup(os_, r.cgroup); });
-  }
-
   sandbox::NamespaceSpec spec;
   spec.net = modes.own_net;
   spec.ipc = modes.own_ipc;
@@ -175,6 +168,32 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   spec.pin_dir = JoinPath(r.pod_dir, "ns");
   spec.hostname = modes.own_uts ? config.hostname() : "";
   spec.sysctls = {config.linux().sysctls().begin(), config.linux().sysctls().end()};
+
+  // An intent record first: if criusd dies before the run ends, recovery
+  // finds it and undoes every piece named in it (paths known in advance,
+  // the rest recorded as it is acquired).
+  r.creating = true;
+  if (spec.net) r.namespaces.net = JoinPath(spec.netns_dir, spec.netns_name);
+  if (spec.ipc || spec.uts) r.namespaces.pin_dir = spec.pin_dir;
+  if (spec.ipc) r.namespaces.ipc = JoinPath(spec.pin_dir, "ipc");
+  if (spec.uts) r.namespaces.uts = JoinPath(spec.pin_dir, "uts");
+  if (modes.own_ipc) r.shm_path = JoinPath(r.pod_dir, "shm");
+  r.network_attached = modes.own_net;  // DEL of a never-added pod is harmless
+  const std::string record_file = JoinPath(options_.records_dir, id + ".json");
+  RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
+  rb.Push("remove pod record", [record_file] {
+    if (::unlink(record_file.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink " + record_file);
+    return absl::OkStatus();
+  });
+
+  if (!config.linux().cgroup_parent().empty()) {
+    auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
+    if (!cg.ok()) return Annotate(cg.status(), "create pod cgroup");
+    r.cgroup = *cg;
+    rb.Push("remove pod cgroup", [&] { return sandbox::RemovePodCgroup(os_, r.cgroup); });
+    RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
+  }
+
   if (spec.net || spec.ipc || spec.uts) {
     auto pinned = sandbox::CreatePodNamespaces(os_, spec);
     if (!pinned.ok()) return Annotate(pinned.status(), "create pod namespaces");
@@ -183,7 +202,6 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   }
 
   if (modes.own_ipc) {
-    r.shm_path = JoinPath(r.pod_dir, "shm");
     RETURN_IF_ERROR(Annotate(sandbox::MountPodShm(os_, r.shm_path, options_.shm_size_bytes),
                              "mount pod /dev/shm"));
     rb.Push("unmount pod /dev/shm", [&] { return sandbox::UnmountPodShm(os_, r.shm_path); });
@@ -201,7 +219,6 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     // The undo is registered before ADD: a plugin that half-succeeded must
     // still be DELeted.
     rb.Push("tear down pod network", [&] { return network_.TearDown(NetworkRequest(r)); });
-    r.network_attached = true;
     auto attached = network_.SetUp(NetworkRequest(r));
     if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
     r.ips = attached->ips;
@@ -212,6 +229,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   }
 
   r.state = runtime::v1::SANDBOX_READY;
+  r.creating = false;
   RETURN_IF_ERROR(Persist(r));
   rb.Commit();
   return r;
@@ -247,10 +265,10 @@ cni::PodNetworkRequest SandboxManager::NetworkRequest(const SandboxRecord& r) co
   return n;
 }
 
-absl::Status SandboxManager::Persist(const SandboxRecord& record) {
+absl::Status SandboxManager::Persist(const SandboxRecord& record, Durability durability) {
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
   return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"),
-                                  SandboxToJson(record), 0600),
+                                  SandboxToJson(record), 0600, durability),
                   "persist pod record");
 }
 
@@ -319,7 +337,9 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
   }
   SandboxRecord r = *current;
   r.state = runtime::v1::SANDBOX_NOTREADY;
-  // Containers of the pod are stopped here once they exist (containers issue).
+  if (hooks_.stop) {
+    RETURN_IF_ERROR(Annotate(hooks_.stop(id), absl::StrCat("stop pod ", id, ": containers")));
+  }
   absl::Status net = TearDownNetwork(&r);
   if (!net.ok()) {
     // Keep the namespaces: DEL needs the netns to clean up inside it.
@@ -343,6 +363,9 @@ absl::Status SandboxManager::Remove(const std::string& id) {
 
 absl::Status SandboxManager::RemoveLocked(const std::string& id) {
   RETURN_IF_ERROR(StopLocked(id));
+  if (hooks_.remove) {
+    RETURN_IF_ERROR(Annotate(hooks_.remove(id), absl::StrCat("remove pod ", id, ": containers")));
+  }
   RecordPtr current;
   {
     absl::MutexLock cg(&cgroup_mu_);
@@ -463,6 +486,30 @@ absl::Status SandboxManager::Recover() {
 }
 
 absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
+  if (r.creating) {
+    // criusd died inside RunPodSandbox: kubelet got no id, so the pod is
+    // nobody's. Undo every piece the intent record names.
+    CRIUS_LOG(kWarn) << "pod " << r.id << " was being created when criusd stopped; removing it";
+    absl::Status first;
+    auto keep = [&first](absl::Status s) {
+      if (!s.ok() && first.ok()) first = s;
+    };
+    if (r.network_attached) keep(network_.TearDown(NetworkRequest(r)));
+    if (!r.shm_path.empty()) keep(sandbox::UnmountPodShm(os_, r.shm_path));
+    keep(sandbox::RemovePodNamespaces(os_, r.namespaces));
+    keep(sandbox::RemovePodCgroup(os_, r.cgroup));
+    keep(RemoveAll(r.pod_dir));
+    if (!first.ok()) {
+      // Kept (not ready) so a later Remove or restart can finish the job.
+      CRIUS_LOG(kWarn) << "undoing interrupted pod " << r.id << ": " << first;
+      r.state = runtime::v1::SANDBOX_NOTREADY;
+      Publish(std::move(r));
+      return absl::OkStatus();
+    }
+    const std::string file = JoinPath(options_.records_dir, r.id + ".json");
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink " + file);
+    return absl::OkStatus();
+  }
   names_.Restore(r.ReservationName(), r.id);
   if (r.state == runtime::v1::SANDBOX_READY) {
     // After a reboot the volatile state dir is gone with every pin and

@@ -8,6 +8,7 @@
 // swapped under the map lock, so readers copy a pointer and never wait for
 // a CNI plugin.
 
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/api.pb.h"
 #include "cni/network_manager.h"
+#include "common/files.h"
 #include "common/os.h"
 #include "sandbox/cgroup.h"
 #include "server/cri_service.h"
@@ -59,6 +61,14 @@ class SandboxManager {
   absl::StatusOr<RecordPtr> Get(const std::string& id) const;
   std::vector<RecordPtr> List() const;
 
+  // The pod's containers are stopped before its network goes, and removed
+  // before the pod is; the container manager hooks itself in here.
+  struct ContainerHooks {
+    std::function<absl::Status(const std::string& pod_id)> stop;
+    std::function<absl::Status(const std::string& pod_id)> remove;
+  };
+  void SetContainerHooks(ContainerHooks hooks) { hooks_ = std::move(hooks); }
+
   // Removes finished pods nobody claimed within the TTL; called periodically.
   void ReapUnclaimed();
 
@@ -67,7 +77,7 @@ class SandboxManager {
   std::shared_ptr<Slot> SlotFor(const std::string& id);
   absl::StatusOr<SandboxRecord> Create(const std::string& id, const std::string& handler,
                                        const runtime::v1::RunPodSandboxRequest& req);
-  absl::Status Persist(const SandboxRecord& record);
+  absl::Status Persist(const SandboxRecord& record, Durability durability = Durability::kDurable);
   void Publish(SandboxRecord record);
   // Resolves `id`, takes the pod's operation lock and runs `fn` on its full id.
   absl::Status WithPodLocked(const std::string& id,
@@ -85,6 +95,7 @@ class SandboxManager {
   const sandbox::CgroupSetup cgroups_;
   const SandboxManagerOptions options_;
   NameRegistry names_;
+  ContainerHooks hooks_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, RecordPtr> records_ ABSL_GUARDED_BY(mu_);

@@ -50,6 +50,7 @@ std::string SandboxToJson(const SandboxRecord& r) {
       {"ips", r.ips},
       {"cni_result", r.cni_result},
       {"network_error", r.network_error},
+      {"creating", r.creating},
   };
   return j.dump(2);
 }
@@ -87,6 +88,7 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text) {
     r.ips = j.value("ips", std::vector<std::string>{});
     r.cni_result = j.value("cni_result", "");
     r.network_error = j.value("network_error", "");
+    r.creating = j.value("creating", false);
     return r;
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("sandbox record: ", e.what()));

@@ -46,6 +46,10 @@ struct SandboxRecord {
   // claims it (its caller's deadline had passed); 0 otherwise.
   int64_t unclaimed_since_ns = 0;
 
+  // True while RunPodSandbox is still acquiring the pod's pieces: the record
+  // is on disk only so recovery can undo a run that criusd died in.
+  bool creating = false;
+
   // The key kubelet retries with: name, namespace, uid and attempt.
   std::string ReservationName() const;
   bool HostNetwork() const;
