@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -18,6 +20,7 @@ namespace {
 // 40 (CHECKPOINT_RESTORE, Linux 5.9) is the newest as of this writing; a
 // newer kernel's extra capabilities are not granted by "ALL" until they are
 // named here, which errs on the safe side.
+// clang-format off
 constexpr std::array<const char*, 41> kCapabilityNames = {
     "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH",
     "CAP_FOWNER",          "CAP_FSETID",         "CAP_KILL",
@@ -34,6 +37,7 @@ constexpr std::array<const char*, 41> kCapabilityNames = {
     "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",
     "CAP_BPF",             "CAP_CHECKPOINT_RESTORE",
 };
+// clang-format on
 
 bool IsAll(const std::string& name) { return absl::AsciiStrToUpper(name) == "ALL"; }
 
@@ -41,9 +45,7 @@ void AddUnique(std::vector<std::string>& set, const std::string& cap) {
   if (std::find(set.begin(), set.end(), cap) == set.end()) set.push_back(cap);
 }
 
-void Remove(std::vector<std::string>& set, const std::string& cap) {
-  std::erase(set, cap);
-}
+void Remove(std::vector<std::string>& set, const std::string& cap) { std::erase(set, cap); }
 
 // The kernel's highest capability number, or -1 when it cannot be read.
 int KernelLastCap() {
@@ -53,13 +55,34 @@ int KernelLastCap() {
   return last;
 }
 
+// The capabilities this process can pass on: permitted and bounding.
+// All bits when /proc is unreadable (the runtime then reports what fails).
+uint64_t HeldMask() {
+  auto status = ReadFile("/proc/self/status", 1 << 16);
+  if (!status.ok()) return ~uint64_t{0};
+  uint64_t mask = ~uint64_t{0};
+  int found = 0;
+  for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+    for (absl::string_view field : {"CapPrm:", "CapBnd:"}) {
+      absl::string_view rest = line;
+      uint64_t value = 0;
+      if (absl::ConsumePrefix(&rest, field) &&
+          absl::SimpleHexAtoi(absl::StripAsciiWhitespace(rest), &value)) {
+        mask &= value;
+        ++found;
+      }
+    }
+  }
+  return found == 2 ? mask : ~uint64_t{0};
+}
+
 }  // namespace
 
 std::vector<std::string> DefaultCapabilities() {
-  return {"CAP_CHOWN",      "CAP_DAC_OVERRIDE", "CAP_FSETID",         "CAP_FOWNER",
-          "CAP_MKNOD",      "CAP_NET_RAW",      "CAP_SETGID",         "CAP_SETUID",
-          "CAP_SETFCAP",    "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-          "CAP_KILL",       "CAP_AUDIT_WRITE"};
+  return {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+          "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+          "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+          "CAP_KILL",    "CAP_AUDIT_WRITE"};
 }
 
 absl::StatusOr<std::string> NormalizeCapability(std::string_view name) {
@@ -75,7 +98,12 @@ std::vector<std::string> AllCapabilities() {
   int last = KernelLastCap();
   int table_last = static_cast<int>(kCapabilityNames.size()) - 1;
   if (last < 0 || last > table_last) last = table_last;
-  return std::vector<std::string>(kCapabilityNames.begin(), kCapabilityNames.begin() + last + 1);
+  uint64_t held = HeldMask();
+  std::vector<std::string> out;
+  for (int cap = 0; cap <= last; ++cap) {
+    if (held & (uint64_t{1} << cap)) out.push_back(kCapabilityNames[cap]);
+  }
+  return out;
 }
 
 absl::StatusOr<Capabilities> ContainerCapabilities(const runtime::v1::Capability* requested,

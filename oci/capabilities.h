@@ -27,7 +27,12 @@ std::vector<std::string> DefaultCapabilities();
 absl::StatusOr<std::string> NormalizeCapability(std::string_view name);
 
 // Every capability up to the kernel's highest (/proc/sys/kernel/cap_last_cap;
-// the newest known one when that cannot be read), in numeric order.
+// the newest known one when that cannot be read) that this process holds
+// (its permitted and bounding sets), in numeric order. The runtime can only
+// hand out what criusd has: asking runc for a capability the daemon lacks
+// (CAP_SYS_RESOURCE on some nodes) fails the container's start with
+// "unable to apply caps", so "ALL" and privileged mean all that is grantable,
+// as containerd's "current capabilities" do.
 std::vector<std::string> AllCapabilities();
 
 // The process capability sets for a container: `privileged` gives every

@@ -159,10 +159,9 @@ absl::Status BuildProcess(const ContainerSpecInput& in, const ImageConfig& image
   const auto& security = SecurityOf(config);
   Process& p = spec.process;
 
-  ASSIGN_OR_RETURN(
-      p.args, ContainerArgs({config.command().begin(), config.command().end()},
-                            {config.args().begin(), config.args().end()}, image.entrypoint,
-                            image.cmd));
+  ASSIGN_OR_RETURN(p.args, ContainerArgs({config.command().begin(), config.command().end()},
+                                         {config.args().begin(), config.args().end()},
+                                         image.entrypoint, image.cmd));
 
   p.env = {kDefaultPath, absl::StrCat("HOSTNAME=", PodHostname(in))};
   MergeEnv(p.env, image.env);
@@ -178,8 +177,8 @@ absl::Status BuildProcess(const ContainerSpecInput& in, const ImageConfig& image
 
   if (!config.working_dir().empty()) {
     if (config.working_dir().front() != '/') {
-      return absl::InvalidArgumentError(absl::StrCat("working_dir \"", config.working_dir(),
-                                                     "\" must be an absolute path"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("working_dir \"", config.working_dir(), "\" must be an absolute path"));
     }
     p.cwd = config.working_dir();
   } else if (!image.working_dir.empty()) {
@@ -202,10 +201,10 @@ absl::Status BuildProcess(const ContainerSpecInput& in, const ImageConfig& image
   if (!resolved.ok()) return Annotate(resolved.status(), "container user");
   p.user = *std::move(resolved);
 
-  ASSIGN_OR_RETURN(p.capabilities,
-                   ContainerCapabilities(
-                       security.has_capabilities() ? &security.capabilities() : nullptr,
-                       security.privileged()));
+  ASSIGN_OR_RETURN(
+      p.capabilities,
+      ContainerCapabilities(security.has_capabilities() ? &security.capabilities() : nullptr,
+                            security.privileged()));
   p.no_new_privileges = security.no_new_privs();
   // Limits are inherited from the runtime (criusd's own), as containerd and
   // CRI-O do, rather than a fixed 1024 that breaks databases and proxies.
@@ -253,18 +252,17 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<Mount>& moun
     std::string field = absl::StrCat("mounts[", i, "]");
     auto destination = CleanAbsolute(m.container_path());
     if (!destination || *destination == "/") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".container_path \"", m.container_path(),
-          "\" must be an absolute path below / without \"..\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".container_path \"", m.container_path(),
+                       "\" must be an absolute path below / without \"..\""));
     }
     if (m.host_path().empty() && m.has_image()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": image volumes are not supported"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ": image volumes are not supported"));
     }
     auto source = CleanAbsolute(m.host_path());
     if (!source) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".host_path \"", m.host_path(), "\" must be an absolute path without \"..\""));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".host_path \"", m.host_path(),
+                                                     "\" must be an absolute path without \"..\""));
     }
     // kubelet creates every host path it hands over (hostPath volumes are
     // checked or created on its side), so a missing one is a bad request,
@@ -280,8 +278,8 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<Mount>& moun
     if (m.recursive_read_only()) {
       // runc 1.1 has no "rro" mount option (mount_setattr with
       // MOUNT_ATTR_RDONLY and AT_RECURSIVE came with runc 1.2).
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": recursive read-only mounts are not supported by the runtime"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": recursive read-only mounts are not supported by the runtime"));
     }
     const char* propagation = "rprivate";
     switch (m.propagation()) {
@@ -385,7 +383,8 @@ std::optional<DeviceNode> NodeOf(const struct stat& st, std::string container_pa
 // Symlinks are not followed (a /dev tree is full of them, all pointing at
 // nodes that are visited anyway). `skip` names top-level entries to leave out.
 void WalkDevices(const std::string& host_dir, const std::string& container_dir,
-                 const std::vector<std::string>& skip, std::vector<DeviceNode>& out, int depth = 0) {
+                 const std::vector<std::string>& skip, std::vector<DeviceNode>& out,
+                 int depth = 0) {
   if (depth > 8) return;
   DIR* dir = ::opendir(host_dir.c_str());
   if (dir == nullptr) return;
@@ -406,8 +405,8 @@ void WalkDevices(const std::string& host_dir, const std::string& container_dir,
 }
 
 json DeviceJson(const DeviceNode& d) {
-  return json{{"path", d.path},   {"type", std::string(1, d.type)},
-              {"major", d.major}, {"minor", d.minor},
+  return json{{"path", d.path},     {"type", std::string(1, d.type)},
+              {"major", d.major},   {"minor", d.minor},
               {"fileMode", d.mode}, {"uid", d.uid},
               {"gid", d.gid}};
 }
@@ -435,8 +434,10 @@ absl::Status BuildDevices(const ContainerSpecInput& in, Spec& spec, json& device
     auto host = CleanAbsolute(dev.host_path());
     auto target = CleanAbsolute(dev.container_path());
     if (!host || !target || *target == "/") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": host_path and container_path must be absolute paths without \"..\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field,
+                       ": host_path and container_path must be absolute "
+                       "paths without \"..\""));
     }
     std::string access = dev.permissions().empty() ? "rwm" : dev.permissions();
     if (access.find_first_not_of("rwm") != std::string::npos) {
@@ -454,8 +455,8 @@ absl::Status BuildDevices(const ContainerSpecInput& in, Spec& spec, json& device
     } else if (auto node = NodeOf(st, *target)) {
       nodes.push_back(*std::move(node));
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".host_path \"", dev.host_path(), "\" is not a device or directory"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".host_path \"", dev.host_path(), "\" is not a device or directory"));
     }
     for (const auto& d : nodes) {
       devices.push_back(DeviceJson(d));
@@ -499,17 +500,18 @@ json BuildResources(const ContainerSpecInput& in, json device_rules) {
 
   json memory = json::object();
   if (res.memory_limit_in_bytes() > 0) memory["limit"] = res.memory_limit_in_bytes();
-  bool swap_ok = in.swap_limit_supported.value_or(false) ||
-                 (!in.swap_limit_supported.has_value() && [] {
-                   static const bool detected = DetectSwapLimit();
-                   return detected;
-                 }());
+  bool swap_ok =
+      in.swap_limit_supported.value_or(false) || (!in.swap_limit_supported.has_value() && [] {
+        static const bool detected = DetectSwapLimit();
+        return detected;
+      }());
   if (res.memory_swap_limit_in_bytes() != 0) {
     if (swap_ok) {
       memory["swap"] = res.memory_swap_limit_in_bytes();
     } else {
       CRIUS_LOG(kWarn) << "container " << in.container_id
-                       << ": memory_swap_limit_in_bytes ignored, the node has no swap accounting";
+                       << ": memory_swap_limit_in_bytes ignored, the node has "
+                          "no swap accounting";
     }
   } else if (res.memory_limit_in_bytes() > 0 && swap_ok) {
     // Memory+swap equal to memory: the container gets no swap, so its
@@ -607,8 +609,7 @@ void BuildAnnotations(const ContainerSpecInput& in, Spec& spec) {
   a[kAnnotationSandboxId] = in.pod.sandbox_id;
   a[kAnnotationContainerName] = in.config->metadata().name();
   a[kAnnotationImageName] = in.image_name;
-  const v1::PodSandboxMetadata* meta =
-      in.sandbox != nullptr ? &in.sandbox->metadata() : nullptr;
+  const v1::PodSandboxMetadata* meta = in.sandbox != nullptr ? &in.sandbox->metadata() : nullptr;
   auto pick = [](const std::string& value, const std::string* fallback) {
     return !value.empty() || fallback == nullptr ? value : *fallback;
   };
@@ -626,15 +627,15 @@ struct NamedSignal {
   int number;
 };
 constexpr NamedSignal kSignals[] = {
-    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
-    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CLD", SIGCHLD},    {"CONT", SIGCONT},
-    {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU},
-    {"URG", SIGURG},     {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM},
-    {"PROF", SIGPROF},   {"WINCH", SIGWINCH},   {"IO", SIGIO},       {"POLL", SIGPOLL},
-    {"PWR", SIGPWR},     {"SYS", SIGSYS},
+    {"HUP", SIGHUP},       {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
+    {"FPE", SIGFPE},       {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CLD", SIGCHLD},  {"CONT", SIGCONT},
+    {"STOP", SIGSTOP},     {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    {"URG", SIGURG},       {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF},     {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"POLL", SIGPOLL},
+    {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 constexpr int kKernelRtMin = 34;
 constexpr int kKernelRtMax = 64;

@@ -52,15 +52,18 @@ inline constexpr char kDefaultPath[] =
 struct PodContext {
   std::string sandbox_id;
   std::string sandbox_name, sandbox_namespace, sandbox_uid;  // for annotations
-  std::string net_ns, ipc_ns, uts_ns;  // pinned namespace paths to join; empty = the node's
+  std::string net_ns, ipc_ns,
+      uts_ns;  // pinned namespace paths to join; empty = the node's
   // "/proc/<infra pid>/ns/pid" when the pod shares one PID namespace; empty
   // otherwise. Also used for namespace_options.pid TARGET: the manager puts
   // the target container's PID namespace here.
   std::string pid_ns;
   std::string hostname;  // the pod's hostname
-  std::string hostname_file, hosts_file, resolv_conf_file;  // pod files bound at /etc/...
+  std::string hostname_file, hosts_file,
+      resolv_conf_file;       // pod files bound at /etc/...
   std::string shm_path;       // the pod's /dev/shm tmpfs; empty = the node's /dev/shm
-  std::string cgroup_parent;  // cgroupfs path like /kubepods/burstable/pod<uid>; may be empty
+  std::string cgroup_parent;  // cgroupfs path like /kubepods/burstable/pod<uid>;
+                              // may be empty
   bool cgroup_v2 = false;     // pure v2 host: add a cgroup namespace
 };
 

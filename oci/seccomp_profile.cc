@@ -25,6 +25,7 @@ using nlohmann::json;
 // containerd/Docker default profile (a list of facts about which calls are
 // harmless inside namespaces), minus io_uring. Names of other architectures
 // are harmless here: the profile covers the 32-bit ABIs of this machine too.
+// clang-format off
 constexpr const char* kAllowed[] = {
     "_llseek", "_newselect", "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk",
     "capget", "capset", "chdir", "chmod", "chown", "chown32", "clock_adjtime", "clock_adjtime64",
@@ -80,6 +81,7 @@ constexpr const char* kAllowed[] = {
     "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid", "waitpid", "write",
     "writev",
 };
+// clang-format on
 
 // Syscalls that only make sense with a capability; allowed when the
 // container's bounding set holds it.
@@ -91,10 +93,30 @@ const std::vector<CapabilityGated>& GatedSyscalls() {
   static const auto* gated = new std::vector<CapabilityGated>{
       {"CAP_DAC_READ_SEARCH", {"open_by_handle_at"}},
       {"CAP_SYS_ADMIN",
-       {"bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick",
-        "lookup_dcookie", "mount", "mount_setattr", "move_mount", "name_to_handle_at",
-        "open_tree", "perf_event_open", "quotactl", "quotactl_fd", "setdomainname",
-        "sethostname", "setns", "syslog", "umount", "umount2", "unshare"}},
+       {"bpf",
+        "clone",
+        "clone3",
+        "fanotify_init",
+        "fsconfig",
+        "fsmount",
+        "fsopen",
+        "fspick",
+        "lookup_dcookie",
+        "mount",
+        "mount_setattr",
+        "move_mount",
+        "name_to_handle_at",
+        "open_tree",
+        "perf_event_open",
+        "quotactl",
+        "quotactl_fd",
+        "setdomainname",
+        "sethostname",
+        "setns",
+        "syslog",
+        "umount",
+        "umount2",
+        "unshare"}},
       {"CAP_SYS_BOOT", {"reboot"}},
       {"CAP_SYS_CHROOT", {"chroot"}},
       {"CAP_SYS_MODULE", {"delete_module", "init_module", "finit_module"}},
@@ -193,17 +215,16 @@ std::vector<std::string> KnownOnly(const std::vector<std::string>& names, bool w
 }
 
 constexpr const char* kActions[] = {
-    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",        "SCMP_ACT_ALLOW",       "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY"};
-constexpr const char* kOperators[] = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",
-                                      "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",  "SCMP_ACT_ERRNO",        "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW", "SCMP_ACT_LOG",          "SCMP_ACT_NOTIFY"};
+constexpr const char* kOperators[] = {"SCMP_CMP_NE",       "SCMP_CMP_LT", "SCMP_CMP_LE",
+                                      "SCMP_CMP_EQ",       "SCMP_CMP_GE", "SCMP_CMP_GT",
                                       "SCMP_CMP_MASKED_EQ"};
 
 template <size_t N>
 bool OneOf(const char* const (&list)[N], const std::string& value) {
-  return std::any_of(std::begin(list), std::end(list),
-                     [&](const char* v) { return value == v; });
+  return std::any_of(std::begin(list), std::end(list), [&](const char* v) { return value == v; });
 }
 
 absl::Status CheckAction(const json& value, std::string_view where) {
@@ -316,7 +337,8 @@ absl::StatusOr<json> ConvertProfile(const json& in, const std::vector<std::strin
   json syscalls = json::array();
   const json empty = json::array();
   const json& rules = in.contains("syscalls") ? in["syscalls"] : empty;
-  if (!rules.is_array()) return absl::InvalidArgumentError("seccomp profile: syscalls is not a list");
+  if (!rules.is_array())
+    return absl::InvalidArgumentError("seccomp profile: syscalls is not a list");
   for (size_t i = 0; i < rules.size(); ++i) {
     const json& rule = rules[i];
     std::string where = absl::StrCat("syscalls[", i, "]");
@@ -376,9 +398,10 @@ absl::StatusOr<SeccompChoice> ChooseSeccomp(
         if (p.localhost_ref().empty() || p.localhost_ref().front() != '/' ||
             absl::StrContains(p.localhost_ref(), "/../") ||
             absl::EndsWith(p.localhost_ref(), "/..")) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "seccomp.localhost_ref must be an absolute path without \"..\", got \"",
-              p.localhost_ref(), "\""));
+          return absl::InvalidArgumentError(
+              absl::StrCat("seccomp.localhost_ref must be an absolute path "
+                           "without \"..\", got \"",
+                           p.localhost_ref(), "\""));
         }
         choice.mode = SeccompMode::kLocalhost;
         choice.profile_path = p.localhost_ref();
@@ -399,8 +422,8 @@ absl::StatusOr<SeccompChoice> ChooseSeccomp(
     bool dotdot = false;
     for (absl::string_view part : absl::StrSplit(ref, '/')) dotdot = dotdot || part == "..";
     if (ref.empty() || dotdot) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "seccomp_profile_path \"", legacy, "\" must name a file without \"..\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("seccomp_profile_path \"", legacy, "\" must name a file without \"..\""));
     }
     choice.mode = SeccompMode::kLocalhost;
     // kubelet used to send "localhost/" + an absolute path; a bare relative
@@ -426,19 +449,20 @@ json RuntimeDefaultSeccomp(const std::vector<std::string>& capabilities) {
   if (KernelAtLeast(4, 8)) syscalls.push_back(AllowRule({"ptrace"}));
 
   std::string machine = Machine();
-  if (machine == "x86_64") syscalls.push_back(AllowRule(KnownOnly({"arch_prctl", "modify_ldt"}, false)));
+  if (machine == "x86_64")
+    syscalls.push_back(AllowRule(KnownOnly({"arch_prctl", "modify_ldt"}, false)));
   if (machine == "aarch64") {
-    syscalls.push_back(AllowRule(KnownOnly(
-        {"arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2", "breakpoint", "cacheflush",
-         "set_tls"},
-        false)));
+    syscalls.push_back(
+        AllowRule(KnownOnly({"arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2",
+                             "breakpoint", "cacheflush", "set_tls"},
+                            false)));
   }
 
   bool admin = Contains(capabilities, "CAP_SYS_ADMIN");
   for (const auto& gated : GatedSyscalls()) {
     if (!Contains(capabilities, gated.capability)) continue;
-    auto names = KnownOnly(std::vector<std::string>(gated.syscalls.begin(), gated.syscalls.end()),
-                           false);
+    auto names =
+        KnownOnly(std::vector<std::string>(gated.syscalls.begin(), gated.syscalls.end()), false);
     if (!names.empty()) syscalls.push_back(AllowRule(std::move(names)));
   }
   if (!admin) {
@@ -446,9 +470,9 @@ json RuntimeDefaultSeccomp(const std::vector<std::string>& capabilities) {
     // argument order differs.
     int flags_index = absl::StartsWith(machine, "s390") ? 1 : 0;
     syscalls.push_back(AllowRule({"clone"}, json::array({{{"index", flags_index},
-                                                         {"value", kCloneNamespaceFlags},
-                                                         {"valueTwo", 0},
-                                                         {"op", "SCMP_CMP_MASKED_EQ"}}})));
+                                                          {"value", kCloneNamespaceFlags},
+                                                          {"valueTwo", 0},
+                                                          {"op", "SCMP_CMP_MASKED_EQ"}}})));
     syscalls.push_back(
         json{{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
   }

@@ -13,9 +13,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -45,8 +45,8 @@ absl::StatusOr<UniqueFd> OpenDirChain(int root_fd, const std::vector<std::string
   UniqueFd current(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
   if (!current) return ErrnoStatus("dup rootfs fd");
   for (const auto& dir : dirs) {
-    UniqueFd next(::openat(current.get(), dir.c_str(),
-                           O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        ::openat(current.get(), dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next) return ErrnoStatus(absl::StrCat("open ", dir));
     current = std::move(next);
   }
@@ -62,8 +62,8 @@ absl::StatusOr<uint32_t> ParseId(std::string_view text) {
 }
 
 bool IsNumeric(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 absl::StatusOr<uint32_t> CheckedId(int64_t value, std::string_view field) {
@@ -110,7 +110,8 @@ absl::StatusOr<UniqueFd> OpenInRootByWalking(const std::string& rootfs, std::str
     ASSIGN_OR_RETURN(UniqueFd dir, OpenDirChain(root.get(), resolved));
     struct stat st;
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      return ErrnoStatus(absl::StrCat("stat ", JoinPath(rootfs, absl::StrJoin(resolved, "/"), name)));
+      return ErrnoStatus(
+          absl::StrCat("stat ", JoinPath(rootfs, absl::StrJoin(resolved, "/"), name)));
     }
     if (S_ISLNK(st.st_mode)) {
       if (++links > kMaxSymlinks) return ErrnoStatus(ELOOP, path);
@@ -154,8 +155,7 @@ absl::StatusOr<UniqueFd> OpenInRoot(const std::string& rootfs, std::string_view 
 }
 
 absl::StatusOr<std::optional<std::string>> ReadFileInRoot(const std::string& rootfs,
-                                                          std::string_view path,
-                                                          size_t max_bytes) {
+                                                          std::string_view path, size_t max_bytes) {
   auto fd = OpenInRoot(rootfs, path);
   if (!fd.ok()) {
     if (absl::IsNotFound(fd.status())) return std::optional<std::string>();
@@ -271,8 +271,8 @@ absl::StatusOr<User> ResolveUser(const std::string& rootfs, const UserRequest& r
     } else {
       entry = FindUser(users, user_part);
       if (entry == nullptr) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "image user \"", user_part, "\" is not in the image's /etc/passwd"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("image user \"", user_part, "\" is not in the image's /etc/passwd"));
       }
       out.uid = entry->uid;
     }
@@ -293,8 +293,8 @@ absl::StatusOr<User> ResolveUser(const std::string& rootfs, const UserRequest& r
       auto it = std::find_if(groups.begin(), groups.end(),
                              [&](const GroupEntry& g) { return g.name == group_part; });
       if (it == groups.end()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "image group \"", group_part, "\" is not in the image's /etc/group"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("image group \"", group_part, "\" is not in the image's /etc/group"));
       }
       out.gid = it->gid;
     }

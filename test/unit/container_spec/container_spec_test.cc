@@ -279,8 +279,7 @@ TEST_F(ContainerSpecTest, DefaultMountsAndPodFiles) {
 
 TEST_F(ContainerSpecTest, CriMountsOrderReadonlyPropagationAndOverride) {
   AddMount("/data/a/b", dir_.Path("vol/a/b"))->set_readonly(true);
-  AddMount("/data//a/", dir_.Path("vol/a"))
-      ->set_propagation(v1::PROPAGATION_HOST_TO_CONTAINER);
+  AddMount("/data//a/", dir_.Path("vol/a"))->set_propagation(v1::PROPAGATION_HOST_TO_CONTAINER);
   AddMount("/data", dir_.Path("vol"));
   AddMount("/etc/hosts", dir_.Path("vol/a/b"));  // kubelet's own /etc/hosts
   Spec spec = Build();
@@ -411,8 +410,8 @@ TEST_F(ContainerSpecTest, Devices) {
   const json& rules = j["linux"]["resources"]["devices"];
   ASSERT_EQ(rules.size(), 2u);
   EXPECT_EQ(rules[0], (json{{"allow", false}, {"access", "rwm"}}));
-  EXPECT_EQ(rules[1], (json{{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 3},
-                            {"access", "rw"}}));
+  EXPECT_EQ(rules[1],
+            (json{{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"access", "rw"}}));
   d->set_permissions("rwx");
   EXPECT_EQ(BuildError().code(), absl::StatusCode::kInvalidArgument);
   d->set_permissions("r");
@@ -461,8 +460,10 @@ TEST_F(ContainerSpecTest, Resources) {
   h->set_limit(4 << 20);
   (*resources()->mutable_unified())["memory.high"] = "50000000";
   json r = ToJson(Build()).at("linux").at("resources");
-  EXPECT_EQ(r.at("cpu"), (json{{"shares", 512}, {"quota", 50000}, {"period", 100000},
-                               {"cpus", "0-1"}, {"mems", "0"}}));
+  EXPECT_EQ(
+      r.at("cpu"),
+      (json{
+          {"shares", 512}, {"quota", 50000}, {"period", 100000}, {"cpus", "0-1"}, {"mems", "0"}}));
   EXPECT_EQ(r.at("memory"), (json{{"limit", 64 << 20}, {"swap", 64 << 20}}));
   EXPECT_EQ(r.at("hugepageLimits"), json::array({{{"pageSize", "2MB"}, {"limit", 4 << 20}}}));
   EXPECT_FALSE(r.contains("unified")) << "runc refuses unified keys on cgroup v1";

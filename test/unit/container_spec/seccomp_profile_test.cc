@@ -63,14 +63,13 @@ TEST(RuntimeDefault, ShapeWithDefaultCapabilities) {
               json::array({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
     EXPECT_TRUE(AllowedUnconditionally(p, "arch_prctl"));
   }
-  for (const char* ok : {"read", "write", "openat", "execve", "exit_group", "futex", "clock_gettime",
-                         "socket", "chroot" /* CAP_SYS_CHROOT is a default */}) {
+  for (const char* ok : {"read", "write", "openat", "execve", "exit_group", "futex",
+                         "clock_gettime", "socket", "chroot" /* CAP_SYS_CHROOT is a default */}) {
     EXPECT_TRUE(AllowedUnconditionally(p, ok)) << ok;
   }
   for (const char* blocked : {"keyctl", "add_key", "request_key", "unshare", "mount", "umount2",
-                              "setns", "bpf", "reboot", "init_module",
-                              "io_uring_setup", "clone", "clone3", "open_by_handle_at",
-                              "kexec_load", "swapon", "syslog"}) {
+                              "setns", "bpf", "reboot", "init_module", "io_uring_setup", "clone",
+                              "clone3", "open_by_handle_at", "kexec_load", "swapon", "syslog"}) {
     EXPECT_FALSE(AllowedUnconditionally(p, blocked)) << blocked;
   }
   // clone is allowed only with no namespace flag set.
@@ -80,9 +79,9 @@ TEST(RuntimeDefault, ShapeWithDefaultCapabilities) {
   ASSERT_EQ(clone[0].at("args").size(), 1u);
   const json& arg = clone[0]["args"][0];
   EXPECT_EQ(arg.at("op"), "SCMP_CMP_MASKED_EQ");
-  EXPECT_EQ(arg.at("value"), static_cast<uint64_t>(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                                                   CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
-                                                   CLONE_NEWCGROUP));
+  EXPECT_EQ(arg.at("value"),
+            static_cast<uint64_t>(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
+                                  CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP));
   EXPECT_EQ(arg.value("valueTwo", 1), 0);
   if (IsX86_64()) {
     EXPECT_EQ(arg.at("index"), 0);

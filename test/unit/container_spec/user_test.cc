@@ -171,9 +171,9 @@ TEST_F(UserTest, SymlinkedPasswdDoesNotEscapeTheRootfs) {
 
   // The same with a relative link climbing past the root.
   ASSERT_EQ(::unlink(dir_.Path("rootfs/etc/passwd").c_str()), 0);
-  ASSERT_EQ(::symlink("../../../../../../../../outside/passwd",
-                      dir_.Path("rootfs/etc/passwd").c_str()),
-            0);
+  ASSERT_EQ(
+      ::symlink("../../../../../../../../outside/passwd", dir_.Path("rootfs/etc/passwd").c_str()),
+      0);
   EXPECT_FALSE(Image("evil").ok());
 
   // But a link that stays inside the rootfs is followed, rooted there.
