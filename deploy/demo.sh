@@ -79,4 +79,17 @@ echo; echo "== criusctl runp pod.json"; pod=$("$ctl" runp "$work/pod.json"); ech
 echo; echo "== criusctl pods"; "$ctl" pods
 echo; echo "== the pod's network"
 "$ctl" inspectp "$pod" | grep -A3 '"network"' || true
-echo; echo "(the demo pod and registry are removed again on exit)"
+
+cat > "$work/ctr.json" <<JSON
+{"metadata": {"name": "hello"}, "image": {"image": "$image"},
+ "command": ["/bin/sh", "-c", "echo hello from a crius container; hostname; sleep 3600"],
+ "log_path": "hello.log"}
+JSON
+echo; echo "== criusctl create / start"
+ctr=$("$ctl" create "$pod" "$work/ctr.json" "$work/pod.json"); echo "$ctr"
+"$ctl" start "$ctr"
+echo; echo "== criusctl ps"; "$ctl" ps
+for _ in $(seq 1 50); do [ -s "$work/logs/hello.log" ] && break; sleep 0.1; done
+echo; echo "== criusctl logs"; "$ctl" logs "$ctr"
+echo; echo "== criusctl exec $ctr ls /"; "$ctl" exec "$ctr" ls /
+echo; echo "(the demo pod, its container and the registry are removed again on exit)"

@@ -10,6 +10,8 @@ build=${1:-$top/build}
 
 install -D -m 0755 "$build/server/criusd" /usr/local/bin/criusd
 install -D -m 0755 "$build/client/criusctl" /usr/local/bin/criusctl
+# The pause binary for pods that share one PID namespace (pod.infra_path).
+install -D -m 0755 "$build/sandbox/pause/crius-pause" /usr/local/libexec/crius/crius-pause
 
 install_once() {  # SRC DEST MODE
   if [ -e "$2" ]; then

@@ -7,7 +7,7 @@ cd "$top"
 
 bash deploy/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target criusd criusctl
+cmake --build build -j"$(nproc)" --target criusd criusctl crius-pause
 bash deploy/install.sh build
 
 sock=/run/crius/crius.sock

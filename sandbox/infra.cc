@@ -220,7 +220,15 @@ absl::Status StopInfra(oci::RuntimeClient& runtime, const InfraProcess& infra) {
   absl::Status killed = runtime.Kill(id, SIGKILL);
   // Missing or already stopped is what Stop wants anyway.
   if (!absl::IsNotFound(killed) && !absl::IsFailedPrecondition(killed)) note(killed, "kill");
-  if (pidfd.get() >= 0) WaitAndReap(pidfd, id);
+  if (pidfd.get() >= 0) {
+    // The runtime may have lost its state (a wiped state dir) while the
+    // process lives on: the pidfd names exactly that process, so signal it
+    // directly rather than leave it holding the pod's namespaces.
+    if (absl::IsNotFound(killed)) {
+      (void)::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    }
+    WaitAndReap(pidfd, id);
+  }
 
   absl::Status deleted = runtime.Delete(id, /*force=*/true);
   if (!absl::IsNotFound(deleted)) note(deleted, "delete");

@@ -26,6 +26,7 @@ class ImageManager;
 namespace crius::server {
 
 class SandboxManager;
+class ContainerManager;
 
 // The runtime's view of itself that Version and Status report.
 // What a call knows of its caller: the deadline kubelet gave it. Work that
@@ -45,6 +46,7 @@ struct Components {
   cni::NetworkManager* network = nullptr;
   SandboxManager* sandboxes = nullptr;
   image::ImageManager* images = nullptr;
+  ContainerManager* containers = nullptr;
 };
 
 class CriService {
@@ -76,6 +78,7 @@ class CriService {
   cni::NetworkManager* const network_;
   SandboxManager* const sandboxes_;
   image::ImageManager* const images_;
+  ContainerManager* const containers_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

@@ -14,6 +14,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -51,6 +53,26 @@ std::string ReadLockOwner(int fd) {
   return s.empty() ? "unknown" : s;
 }
 
+// The lowest oom_score_adj containers may get. Without CAP_SYS_RESOURCE
+// the kernel refuses to go below criusd's own value, and runc then fails
+// every container; probing once at startup lets crius clamp instead.
+int OomScoreAdjFloor() {
+  auto current = ReadFile("/proc/self/oom_score_adj", 64);
+  int own = 0;
+  if (!current.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*current), &own)) return 0;
+  if (own <= -1000) return -1000;
+  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  const std::string lower = std::to_string(own - 1);
+  if (!fd.valid() || ::write(fd.get(), lower.data(), lower.size()) < 0) {
+    CRIUS_LOG(kInfo) << "oom_score_adj below " << own
+                     << " is refused here (no CAP_SYS_RESOURCE); containers are clamped to " << own;
+    return own;
+  }
+  const std::string restore = std::to_string(own);
+  (void)::pwrite(fd.get(), restore.data(), restore.size(), 0);
+  return -1000;
+}
+
 }  // namespace
 
 Daemon::Daemon(const Config& config) : config_(config) {}
@@ -70,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   RETURN_IF_ERROR(d->StartComponents());
   d->cri_ = std::make_unique<CriService>(d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
                                          Components{d->network_.get(), d->sandboxes_.get(),
-                                                    d->images_.get()});
+                                                    d->images_.get(), d->containers_.get()});
   RETURN_IF_ERROR(d->Serve());
   // The socket is up before recovery so that clients connecting early get a
   // clear UNAVAILABLE instead of a refused connection.
@@ -163,13 +185,36 @@ absl::Status Daemon::StartComponents() {
   network_ = std::make_unique<cni::NetworkManager>(net);
   RETURN_IF_ERROR(Annotate(network_->Start(), "start CNI network manager"));
 
+  // One runtime client and one conmon client per runtime handler, shared by
+  // the pods' infra processes and the containers.
+  for (const auto& [name, h] : config_.runtime.handlers) {
+    oci::RuntimeClientOptions rt;
+    rt.path = h.path;
+    rt.root = h.root;
+    oci::MonitorConfig mon;
+    mon.conmon_path = h.monitor_path.empty() ? config_.runtime.monitor_path : h.monitor_path;
+    mon.runtime_path = h.path;
+    mon.runtime_root = h.root;
+    mon.exit_dir = config_.state + "/exits";
+    mon.socket_dir = config_.state + "/attach";
+    handlers_[name] = HandlerClients{std::make_unique<oci::RuntimeClient>(rt),
+                                     std::make_unique<oci::Monitor>(mon)};
+  }
+
   ASSIGN_OR_RETURN(sandbox::CgroupSetup cgroups, sandbox::DetectCgroups());
+  cgroups_layout_v2_ = cgroups.layout == sandbox::CgroupLayout::kV2;
   SandboxManagerOptions opts;
   opts.records_dir = config_.root + "/sandboxes";
   opts.pods_dir = config_.state + "/pods";
   opts.shm_size_bytes = static_cast<uint64_t>(config_.pod.shm_size_bytes);
   opts.default_handler = config_.runtime.default_handler;
   for (const auto& [name, handler] : config_.runtime.handlers) opts.handlers.push_back(name);
+  opts.pause_path = config_.pod.infra_path;
+  opts.infra_handler = config_.pod.infra_handler;
+  opts.runtime_for = [this](const std::string& handler) -> oci::RuntimeClient* {
+    auto it = handlers_.find(handler);
+    return it == handlers_.end() ? nullptr : it->second.runtime.get();
+  };
   sandboxes_ = std::make_unique<SandboxManager>(os_, *network_, std::move(cgroups), opts);
 
   image::ImageManagerOptions img;
@@ -182,6 +227,18 @@ absl::Status Daemon::StartComponents() {
   }
   // Loading the image records is part of startup: the edge is still closed.
   ASSIGN_OR_RETURN(images_, image::ImageManager::Open(os_, std::move(img)));
+
+  ContainerManagerOptions copts;
+  copts.records_dir = config_.root + "/containers";
+  copts.bundles_dir = config_.state + "/containers";
+  copts.exit_dir = config_.state + "/exits";
+  copts.oom_score_adj_min = OomScoreAdjFloor();
+  copts.cgroup_v2 = cgroups_layout_v2_;
+  containers_ = std::make_unique<ContainerManager>(*sandboxes_, *images_, handlers_, copts);
+  sandboxes_->SetContainerHooks(
+      {[c = containers_.get()](const std::string& pod) { return c->StopPodContainers(pod); },
+       [c = containers_.get()](const std::string& pod) { return c->RemovePodContainers(pod); }});
+  images_->SetInUseCheck([c = containers_.get()](const std::string& id) { return c->UsesImage(id); });
   return absl::OkStatus();
 }
 
@@ -189,6 +246,7 @@ absl::Status Daemon::Recover() {
   // The edge stays closed until this returns: kubelet must never see a
   // half-rebuilt list of pods.
   RETURN_IF_ERROR(Annotate(sandboxes_->Recover(), "recover pod sandboxes"));
+  RETURN_IF_ERROR(Annotate(containers_->Recover(), "recover containers"));
   return absl::OkStatus();
 }
 

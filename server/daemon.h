@@ -18,6 +18,7 @@
 #include "server/cri_service.h"
 #include "server/edge.h"
 #include "image/image_manager.h"
+#include "server/container_manager.h"
 #include "server/sandbox_manager.h"
 
 namespace crius::server {
@@ -50,9 +51,12 @@ class Daemon {
   UniqueFd lock_fd_;
   std::unique_ptr<metrics::Metrics> metrics_;
   RealOs os_;
+  bool cgroups_layout_v2_ = false;
   std::unique_ptr<cni::NetworkManager> network_;
   std::unique_ptr<SandboxManager> sandboxes_;
   std::unique_ptr<image::ImageManager> images_;
+  std::map<std::string, HandlerClients> handlers_;
+  std::unique_ptr<ContainerManager> containers_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
   std::thread janitor_;

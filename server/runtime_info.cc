@@ -36,7 +36,8 @@ CriService::CriService(const Config& config, RuntimeIdentity identity, Component
       identity_(std::move(identity)),
       network_(components.network),
       sandboxes_(components.sandboxes),
-      images_(components.images) {}
+      images_(components.images),
+      containers_(components.containers) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {

@@ -201,6 +201,32 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     rb.Push("remove pod namespaces", [&] { return sandbox::RemovePodNamespaces(os_, r.namespaces); });
   }
 
+  if (config.linux().security_context().namespace_options().pid() == runtime::v1::POD) {
+    r.infra_handler = options_.infra_handler.empty() ? handler : options_.infra_handler;
+    oci::RuntimeClient* rt = options_.runtime_for ? options_.runtime_for(r.infra_handler) : nullptr;
+    if (rt == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no runtime for the infra handler \"", r.infra_handler, "\""));
+    }
+    sandbox::InfraSpec is;
+    is.pod_id = id;
+    is.runtime = rt;
+    is.pause_path = options_.pause_path;
+    is.bundle_dir = JoinPath(r.pod_dir, "infra");
+    is.net_ns = r.namespaces.net;
+    is.ipc_ns = r.namespaces.ipc;
+    is.uts_ns = r.namespaces.uts;
+    is.cgroups_path = sandbox::InfraCgroupsPath(r.cgroup.path, id);
+    // Named before it starts, so recovery can stop it if criusd dies now.
+    r.infra.container_id = id;
+    r.infra.bundle = is.bundle_dir;
+    RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
+    auto infra = sandbox::StartInfra(is);
+    if (!infra.ok()) return Annotate(infra.status(), "start the pod's infra process");
+    r.infra = *infra;
+    rb.Push("stop infra", [&] { return StopInfraOf(r); });
+  }
+
   if (modes.own_ipc) {
     RETURN_IF_ERROR(Annotate(sandbox::MountPodShm(os_, r.shm_path, options_.shm_size_bytes),
                              "mount pod /dev/shm"));
@@ -315,6 +341,13 @@ absl::Status SandboxManager::Stop(const std::string& id) {
   return WithPodLocked(id, &SandboxManager::StopLocked);
 }
 
+absl::Status SandboxManager::StopInfraOf(const SandboxRecord& r) {
+  if (r.infra.container_id.empty()) return absl::OkStatus();
+  oci::RuntimeClient* rt = options_.runtime_for ? options_.runtime_for(r.infra_handler) : nullptr;
+  if (rt == nullptr) return absl::FailedPreconditionError("no runtime for the pod's infra process");
+  return sandbox::StopInfra(*rt, r.infra);
+}
+
 absl::Status SandboxManager::TearDownNetwork(SandboxRecord* r) {
   if (!r->network_attached) return absl::OkStatus();
   absl::Status s = network_.TearDown(NetworkRequest(*r));
@@ -340,6 +373,7 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
   if (hooks_.stop) {
     RETURN_IF_ERROR(Annotate(hooks_.stop(id), absl::StrCat("stop pod ", id, ": containers")));
   }
+  RETURN_IF_ERROR(Annotate(StopInfraOf(r), absl::StrCat("stop pod ", id, ": infra")));
   absl::Status net = TearDownNetwork(&r);
   if (!net.ok()) {
     // Keep the namespaces: DEL needs the netns to clean up inside it.
@@ -494,6 +528,7 @@ absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
     auto keep = [&first](absl::Status s) {
       if (!s.ok() && first.ok()) first = s;
     };
+    keep(StopInfraOf(r));
     if (r.network_attached) keep(network_.TearDown(NetworkRequest(r)));
     if (!r.shm_path.empty()) keep(sandbox::UnmountPodShm(os_, r.shm_path));
     keep(sandbox::RemovePodNamespaces(os_, r.namespaces));
@@ -514,10 +549,18 @@ absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
   if (r.state == runtime::v1::SANDBOX_READY) {
     // After a reboot the volatile state dir is gone with every pin and
     // mount in it: the pod cannot be ready any more.
-    const bool intact = PathExists(r.pod_dir) && (r.namespaces.net.empty() || PathExists(r.namespaces.net));
+    bool intact = PathExists(r.pod_dir) && (r.namespaces.net.empty() || PathExists(r.namespaces.net));
+    if (intact && r.infra.pid != 0) {
+      oci::RuntimeClient* rt = options_.runtime_for ? options_.runtime_for(r.infra_handler) : nullptr;
+      auto st = rt ? sandbox::GetInfraStatus(*rt, r.infra) : absl::NotFoundError("no runtime");
+      intact = st.ok() && *st == sandbox::InfraStatus::kRunning;
+    }
     if (!intact) {
       CRIUS_LOG(kWarn) << "pod " << r.id << " lost its namespaces (reboot?); marking it NOTREADY";
       r.state = runtime::v1::SANDBOX_NOTREADY;
+      if (auto s = StopInfraOf(r); !s.ok()) {
+        CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
+      }
       if (auto s = TearDownNetwork(&r); !s.ok()) {
         CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
       }

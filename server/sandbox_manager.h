@@ -39,6 +39,11 @@ struct SandboxManagerOptions {
   // How long a finished RunPodSandbox whose caller gave up is kept for the
   // retry before it is removed.
   absl::Duration unclaimed_ttl = absl::Minutes(3);
+  // Pods sharing one PID namespace run crius's pause binary through the
+  // runtime of `infra_handler` (empty: the pod's own handler).
+  std::string pause_path;
+  std::string infra_handler;
+  std::function<oci::RuntimeClient*(const std::string& handler)> runtime_for;
 };
 
 class SandboxManager {
@@ -85,6 +90,7 @@ class SandboxManager {
   absl::Status StopLocked(const std::string& id);
   absl::Status RemoveLocked(const std::string& id);
   absl::Status TearDownNetwork(SandboxRecord* record);
+  absl::Status StopInfraOf(const SandboxRecord& record);
   void HandOverCgroupParents(const SandboxRecord& removed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cgroup_mu_);
   absl::StatusOr<std::string> ResolveHandler(const std::string& requested) const;
   absl::Status RecoverOne(SandboxRecord record);

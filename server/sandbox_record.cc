@@ -51,6 +51,12 @@ std::string SandboxToJson(const SandboxRecord& r) {
       {"cni_result", r.cni_result},
       {"network_error", r.network_error},
       {"creating", r.creating},
+      {"infra",
+       {{"container_id", r.infra.container_id},
+        {"pid", r.infra.pid},
+        {"start_time", r.infra.start_time},
+        {"bundle", r.infra.bundle},
+        {"handler", r.infra_handler}}},
   };
   return j.dump(2);
 }
@@ -89,6 +95,14 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text) {
     r.cni_result = j.value("cni_result", "");
     r.network_error = j.value("network_error", "");
     r.creating = j.value("creating", false);
+    if (j.contains("infra")) {
+      const json& in = j.at("infra");
+      r.infra.container_id = in.value("container_id", "");
+      r.infra.pid = in.value("pid", 0);
+      r.infra.start_time = in.value("start_time", uint64_t{0});
+      r.infra.bundle = in.value("bundle", "");
+      r.infra_handler = in.value("handler", "");
+    }
     return r;
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("sandbox record: ", e.what()));

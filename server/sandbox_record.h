@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "api/api.pb.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/infra.h"
 #include "sandbox/namespaces.h"
 
 namespace crius::server {
@@ -35,6 +36,9 @@ struct SandboxRecord {
   std::string pod_dir;   // <state>/pods/<id>: hostname, hosts, resolv.conf, shm
   std::string shm_path;  // mounted tmpfs, or empty when IPC is NODE
   sandbox::PodCgroup cgroup;
+  // The pause process of a pod sharing one PID namespace (pid 0: none).
+  sandbox::InfraProcess infra;
+  std::string infra_handler;
 
   // Network.
   bool network_attached = false;  // CNI ADD succeeded and DEL has not

@@ -50,6 +50,7 @@ std::string VerboseInfo(const SandboxRecord& r) {
       {"cgroupParent", r.cgroup.path},
       {"runtimeHandler", r.runtime_handler},
       {"networkAttached", r.network_attached},
+      {"infraPid", r.infra.pid},
   };
   if (!r.cni_result.empty()) {
     info["cniResult"] = nlohmann::json::parse(r.cni_result, nullptr, false);

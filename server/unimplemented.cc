@@ -28,15 +28,6 @@ absl::Status NotBuilt(const char* method) {
 CRIUS_UNBUILT_UNARY(UpdatePodSandboxResources)
 CRIUS_UNBUILT_UNARY(PortForward)
 // Containers.
-CRIUS_UNBUILT_UNARY(CreateContainer)
-CRIUS_UNBUILT_UNARY(StartContainer)
-CRIUS_UNBUILT_UNARY(StopContainer)
-CRIUS_UNBUILT_UNARY(RemoveContainer)
-CRIUS_UNBUILT_UNARY(ListContainers)
-CRIUS_UNBUILT_UNARY(ContainerStatus)
-CRIUS_UNBUILT_UNARY(UpdateContainerResources)
-CRIUS_UNBUILT_UNARY(ReopenContainerLog)
-CRIUS_UNBUILT_UNARY(ExecSync)
 CRIUS_UNBUILT_UNARY(Exec)
 CRIUS_UNBUILT_UNARY(Attach)
 CRIUS_UNBUILT_UNARY(CheckpointContainer)
@@ -48,7 +39,6 @@ CRIUS_UNBUILT_UNARY(ListPodSandboxStats)
 CRIUS_UNBUILT_UNARY(ListMetricDescriptors)
 CRIUS_UNBUILT_UNARY(ListPodSandboxMetrics)
 
-CRIUS_UNBUILT_STREAM(StreamContainers, StreamContainersRequest, StreamContainersResponse)
 CRIUS_UNBUILT_STREAM(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse)
 CRIUS_UNBUILT_STREAM(StreamPodSandboxStats, StreamPodSandboxStatsRequest,
                      StreamPodSandboxStatsResponse)

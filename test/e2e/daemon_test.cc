@@ -169,7 +169,7 @@ TEST(DaemonE2E, CallsNotBuiltYetAnswerUnimplemented) {
   ASSERT_TRUE(d.Start().ok()) << d.Log();
   auto& c = d.client();
   std::vector<absl::Status> results = {
-      c.ListContainers().status(), c.ListContainerStats().status(),
+      c.ListContainerStats().status(), c.ListPodSandboxStats().status(),
       c.ListMetricDescriptors().status()};
   for (const auto& s : results) {
     EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << s;
@@ -319,14 +319,14 @@ TEST(DaemonE2E, MetricsCountEveryCriCall) {
                 "metrics:\n  enabled: true\n  address: 127.0.0.1:" + std::to_string(*port) + "\n");
   ASSERT_TRUE(d.Start().ok()) << d.Log();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(d.client().RuntimeConfig().ok());
-  (void)d.client().ListContainers();  // an UNIMPLEMENTED call is an error too
+  (void)d.client().ListContainerStats();  // an UNIMPLEMENTED call is an error too
 
   auto body = HttpGet("127.0.0.1", *port, "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
   EXPECT_TRUE(absl::StrContains(*body, "200 OK")) << *body;
   EXPECT_TRUE(absl::StrContains(*body, "crius_operations_total{operation=\"RuntimeConfig\"} 3")) << *body;
   EXPECT_TRUE(absl::StrContains(
-      *body, "crius_operations_errors_total{code=\"UNIMPLEMENTED\",operation=\"ListContainers\"} 1"))
+      *body, "crius_operations_errors_total{code=\"UNIMPLEMENTED\",operation=\"ListContainerStats\"} 1"))
       << *body;
   EXPECT_TRUE(absl::StrContains(*body, "crius_operations_latency_seconds_count{operation=\"RuntimeConfig\"} 3"))
       << *body;

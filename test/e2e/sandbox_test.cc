@@ -725,6 +725,10 @@ TEST_F(SandboxE2E, AfterARebootPodsComeBackNotReadyWithTheirNetworkReleased) {
   std::vector<PodSandboxConfig> configs;
   for (int i = 0; i < 3; ++i) {
     PodSandboxConfig config = ConfigWithCgroup(absl::StrCat("reboot", i));
+    // kubelet's usual per-container PID namespaces: no infra process, so
+    // unpinning the namespaces below frees them as a reboot would.
+    config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+        runtime::v1::CONTAINER);
     configs.push_back(config);
     auto* pm = config.add_port_mappings();
     pm->set_protocol(runtime::v1::TCP);

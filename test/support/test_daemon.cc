@@ -45,7 +45,10 @@ TestDaemon::TestDaemon() : tmp_("crius-e2e-") {
                              "log_level: debug\n",                    //
                              "cni:\n  conf_dir: ", cni_conf_dir(), "\n",  //
                              "  cache_dir: ", tmp_.Sub("cni-cache"), "\n",
-                             "metrics:\n  enabled: false\n");
+                             "metrics:\n  enabled: false\n",
+                             // Pods sharing one PID namespace (the CRI default)
+                             // run the pause binary this build made.
+                             "pod:\n  infra_path: ", CRIUS_BINARY_DIR, "/sandbox/pause/crius-pause\n");
   EXPECT_TRUE(MkdirAll(cni_conf_dir()).ok());
 }
 

@@ -487,7 +487,7 @@ TEST_F(ContainerSpecTest, Resources) {
 TEST_F(ContainerSpecTest, CgroupsPath) {
   EXPECT_EQ(Build().linux_spec.cgroups_path, "/kubepods/burstable/podabc/crius-c0ffee");
   in_.pod.cgroup_parent.clear();
-  EXPECT_EQ(Build().linux_spec.cgroups_path, "/crius/c0ffee");
+  EXPECT_EQ(Build().linux_spec.cgroups_path, "/crius-c0ffee");
 }
 
 TEST_F(ContainerSpecTest, OomScoreAdjClampedToTheNodeFloor) {

@@ -1,0 +1,533 @@
+#include "server/container_manager.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/rollback.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+#include "oci/container_spec.h"
+#include "oci/spec.h"
+
+namespace crius::server {
+namespace {
+
+int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
+
+// The tail a termination message may take, as kubelet caps it.
+constexpr size_t kTerminationMessageMax = 4096;
+
+bool CgroupRecordedOom(const std::string& cgroups_path) {
+  // cgroup v1: memory.oom_control counts kills; v2: memory.events.
+  for (const std::string& file :
+       {"/sys/fs/cgroup/memory" + cgroups_path + "/memory.oom_control",
+        "/sys/fs/cgroup" + cgroups_path + "/memory.events"}) {
+    auto text = ReadFile(file, 4096);
+    if (!text.ok()) continue;
+    auto pos = text->find("oom_kill ");
+    if (pos != std::string::npos && text->compare(pos + 9, 1, "0") != 0) return true;
+  }
+  return false;
+}
+
+// `runc update --resources` input for new limits. Only what the request
+// sets is sent, so unset limits keep their current values.
+nlohmann::json UpdateJson(const runtime::v1::LinuxContainerResources& res, bool cgroup_v2) {
+  nlohmann::json r = nlohmann::json::object();
+  nlohmann::json cpu = nlohmann::json::object();
+  if (res.cpu_shares() > 0) cpu["shares"] = static_cast<uint64_t>(res.cpu_shares());
+  if (res.cpu_quota() != 0) cpu["quota"] = res.cpu_quota();
+  if (res.cpu_period() > 0) cpu["period"] = static_cast<uint64_t>(res.cpu_period());
+  if (!res.cpuset_cpus().empty()) cpu["cpus"] = res.cpuset_cpus();
+  if (!res.cpuset_mems().empty()) cpu["mems"] = res.cpuset_mems();
+  if (!cpu.empty()) r["cpu"] = std::move(cpu);
+  if (res.memory_limit_in_bytes() > 0) r["memory"] = {{"limit", res.memory_limit_in_bytes()}};
+  if (cgroup_v2 && !res.unified().empty()) {
+    for (const auto& [k, v] : res.unified()) r["unified"][k] = v;
+  }
+  return r;
+}
+
+}  // namespace
+
+struct ContainerManager::Slot {
+  absl::Mutex op;
+};
+
+ContainerManager::ContainerManager(SandboxManager& sandboxes, image::ImageManager& images,
+                                   std::map<std::string, HandlerClients>& handlers,
+                                   ContainerManagerOptions options)
+    : sandboxes_(sandboxes), images_(images), handlers_(handlers), options_(std::move(options)) {}
+
+ContainerManager::~ContainerManager() { exits_.reset(); }
+
+std::shared_ptr<ContainerManager::Slot> ContainerManager::SlotFor(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto& slot = slots_[id];
+  if (!slot) slot = std::make_shared<Slot>();
+  return slot;
+}
+
+HandlerClients* ContainerManager::ClientsFor(const std::string& handler) {
+  auto it = handlers_.find(handler);
+  return it == handlers_.end() ? nullptr : &it->second;
+}
+
+absl::Status ContainerManager::Persist(const ContainerRecord& r) {
+  RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
+  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), ContainerToJson(r), 0600),
+                  "persist container record");
+}
+
+void ContainerManager::Publish(ContainerRecord record) {
+  auto ptr = std::make_shared<const ContainerRecord>(std::move(record));
+  absl::MutexLock lock(&mu_);
+  records_[ptr->id] = std::move(ptr);
+}
+
+absl::StatusOr<ContainerManager::RecordPtr> ContainerManager::Get(const std::string& id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = records_.lower_bound(id);
+  if (it != records_.end() && it->first == id) return it->second;
+  if (it != records_.end() && it->first.compare(0, id.size(), id) == 0) {
+    auto next = std::next(it);
+    if (next == records_.end() || next->first.compare(0, id.size(), id) != 0) return it->second;
+    return absl::InvalidArgumentError(absl::StrCat("container id prefix ", id, " is ambiguous"));
+  }
+  return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+}
+
+std::vector<ContainerManager::RecordPtr> ContainerManager::List() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<RecordPtr> out;
+  out.reserve(records_.size());
+  for (const auto& [id, r] : records_) out.push_back(r);
+  return out;
+}
+
+bool ContainerManager::UsesImage(const std::string& image_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, r] : records_) {
+    if (r->image_id == image_id) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> ContainerManager::Create(const CallContext& ctx,
+                                                     const runtime::v1::CreateContainerRequest& req) {
+  ASSIGN_OR_RETURN(auto pod, sandboxes_.Get(req.pod_sandbox_id()));
+  if (pod->state != runtime::v1::SANDBOX_READY) {
+    return absl::FailedPreconditionError(absl::StrCat("pod sandbox ", pod->id, " is not ready"));
+  }
+  auto image = images_.Find(req.config().image().image());
+  if (!image.ok()) {
+    return absl::NotFoundError(absl::StrCat("image \"", req.config().image().image(),
+                                            "\" is not present on the node: ", image.status().message()));
+  }
+  ContainerRecord probe;
+  probe.config = req.config();
+  const std::string name = probe.ReservationName(pod->config.metadata());
+  ASSIGN_OR_RETURN(auto reservation, names_.Reserve(name, NewObjectId(), ctx.deadline));
+  if (reservation.outcome == NameRegistry::Outcome::kExisting) return reservation.id;
+  const std::string id = reservation.id;
+  auto slot = SlotFor(id);
+  absl::MutexLock op(&slot->op);
+  auto record = Build(id, req, *pod, **image);
+  if (!record.ok()) {
+    names_.Release(name);
+    absl::MutexLock lock(&mu_);
+    slots_.erase(id);
+    return record.status();
+  }
+  Publish(*std::move(record));
+  names_.Finish(name);
+  return id;
+}
+
+absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
+                                                        const runtime::v1::CreateContainerRequest& req,
+                                                        const SandboxRecord& pod,
+                                                        const image::ImageRecord& image) {
+  const auto& config = req.config();
+  ContainerRecord r;
+  r.id = id;
+  r.sandbox_id = pod.id;
+  r.config = config;
+  r.image_name = config.image().image();
+  r.image_id = image.id;
+  r.runtime_handler = pod.runtime_handler;
+  r.created_at_ns = NowNs();
+  r.bundle = JoinPath(options_.bundles_dir, id);
+  HandlerClients* clients = ClientsFor(r.runtime_handler);
+  if (clients == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("runtime handler \"", r.runtime_handler, "\" of pod ", pod.id, " is not configured"));
+  }
+  Rollback rb(absl::StrCat("create container ", id));
+
+  RETURN_IF_ERROR(Annotate(MkdirAll(r.bundle, 0700), "create bundle dir"));
+  rb.Push("remove bundle", [&] { return RemoveAll(r.bundle); });
+
+  ASSIGN_OR_RETURN(std::vector<std::string> lowers, images_.LowerDirs(image));
+  auto rootfs = images_.rootfs().Mount(id, lowers);
+  if (!rootfs.ok()) return Annotate(rootfs.status(), "mount rootfs");
+  rb.Push("remove rootfs", [&] {
+    absl::Status s = images_.rootfs().Unmount(id);
+    absl::Status t = images_.rootfs().Remove(id);
+    return s.ok() ? t : s;
+  });
+
+  r.termination_log = JoinPath(r.bundle, "termination-log");
+  RETURN_IF_ERROR(WriteFileAtomic(r.termination_log, "", 0666));
+  if (!pod.config.log_directory().empty() && !config.log_path().empty()) {
+    r.log_path = JoinPath(pod.config.log_directory(), config.log_path());
+    RETURN_IF_ERROR(Annotate(MkdirAll(std::filesystem::path(r.log_path).parent_path().string(), 0755),
+                             "create log dir"));
+  }
+
+  oci::ContainerSpecInput in;
+  in.container_id = id;
+  in.config = &config;
+  in.sandbox = &pod.config;
+  in.image_config_json = image.config_json;
+  in.image_name = r.image_name;
+  in.rootfs = *rootfs;
+  in.oom_score_adj_min = options_.oom_score_adj_min;
+  in.termination_log_host_path = r.termination_log;
+  in.pod.sandbox_id = pod.id;
+  in.pod.sandbox_name = pod.config.metadata().name();
+  in.pod.sandbox_namespace = pod.config.metadata().namespace_();
+  in.pod.sandbox_uid = pod.config.metadata().uid();
+  in.pod.net_ns = pod.namespaces.net;
+  in.pod.ipc_ns = pod.namespaces.ipc;
+  in.pod.uts_ns = pod.namespaces.uts;
+  in.pod.hostname = pod.namespaces.uts.empty() ? "" : pod.config.hostname();
+  in.pod.hostname_file = JoinPath(pod.pod_dir, "hostname");
+  in.pod.hosts_file = JoinPath(pod.pod_dir, "hosts");
+  in.pod.resolv_conf_file = JoinPath(pod.pod_dir, "resolv.conf");
+  in.pod.shm_path = pod.shm_path;
+  in.pod.cgroup_parent = pod.config.linux().cgroup_parent();
+  // Containers of a pod that shares one PID namespace join its infra's.
+  if (pod.infra.pid != 0) in.pod.pid_ns = pod.infra.PidNamespacePath();
+  in.pod.cgroup_v2 = options_.cgroup_v2;
+  auto spec = oci::BuildContainerSpec(in);
+  if (!spec.ok()) return Annotate(spec.status(), "build OCI spec");
+  RETURN_IF_ERROR(Annotate(oci::WriteSpec(r.bundle, *spec), "write OCI spec"));
+  const nlohmann::json spec_json = oci::ToJson(*spec);
+  r.process_json = spec_json.value("process", nlohmann::json::object()).dump();
+  r.cgroups_path = spec_json.value("linux", nlohmann::json::object()).value("cgroupsPath", "");
+  r.stop_signal = oci::StopSignalOf(image.config_json).value_or(SIGTERM);
+  if (config.has_linux() && config.linux().has_resources()) {
+    *r.resources.mutable_linux() = config.linux().resources();
+  }
+
+  oci::CreateRequest create;
+  create.id = id;
+  create.name = config.metadata().name();
+  create.bundle = r.bundle;
+  create.log_path = r.log_path;
+  create.persist_dir = r.bundle;
+  create.terminal = config.tty();
+  create.open_stdin = config.stdin();
+  create.stdin_once = config.stdin_once();
+  rb.Push("delete runtime state", [&] {
+    absl::Status s = clients->runtime->Delete(id, /*force=*/true);
+    (void)clients->monitor->RemoveContainerFiles(id);
+    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  });
+  auto created = clients->monitor->Create(create);
+  if (!created.ok()) return Annotate(created.status(), "create container");
+  r.pid = created->container_pid;
+  r.conmon = created->conmon;
+  r.state = runtime::v1::CONTAINER_CREATED;
+  RETURN_IF_ERROR(Persist(r));
+  rb.Commit();
+  return r;
+}
+
+absl::Status ContainerManager::Start(const std::string& id) {
+  ASSIGN_OR_RETURN(RecordPtr found, Get(id));
+  auto slot = SlotFor(found->id);
+  absl::MutexLock op(&slot->op);
+  ASSIGN_OR_RETURN(RecordPtr current, Get(found->id));
+  if (current->state != runtime::v1::CONTAINER_CREATED) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", current->id, " is ",
+                                                      runtime::v1::ContainerState_Name(current->state),
+                                                      ", not CREATED"));
+  }
+  HandlerClients* clients = ClientsFor(current->runtime_handler);
+  if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
+  // Taken before the start: a short-lived process may exit (and have its
+  // finish time recorded) before runc start even returns.
+  const int64_t started = NowNs();
+  RETURN_IF_ERROR(Annotate(clients->runtime->Start(current->id), absl::StrCat("start container ", current->id)));
+  // The exit watcher may already have recorded a very short-lived process;
+  // only a container still CREATED moves to RUNNING.
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(current->id);
+  if (it == records_.end()) return absl::OkStatus();
+  ContainerRecord r = *it->second;
+  r.started_at_ns = std::min(started, r.finished_at_ns > 0 ? r.finished_at_ns : started);
+  if (r.state == runtime::v1::CONTAINER_CREATED) r.state = runtime::v1::CONTAINER_RUNNING;
+  (void)Persist(r);
+  it->second = std::make_shared<const ContainerRecord>(std::move(r));
+  return absl::OkStatus();
+}
+
+void ContainerManager::ApplyExit(ContainerRecord* r, int exit_code, absl::Time finished_at) const {
+  r->state = runtime::v1::CONTAINER_EXITED;
+  r->exit_code = exit_code;
+  r->finished_at_ns = absl::ToUnixNanos(finished_at);
+  if (r->started_at_ns == 0) r->started_at_ns = r->finished_at_ns;
+  if (!r->cgroups_path.empty() && CgroupRecordedOom(r->cgroups_path)) {
+    r->reason = "OOMKilled";
+  } else {
+    r->reason = exit_code == 0 ? "Completed" : "Error";
+  }
+  // The container's /dev/termination-log; kubelet falls back to the log
+  // tail itself when the pod asks for FallbackToLogsOnError.
+  auto msg = ReadFile(r->termination_log, kTerminationMessageMax);
+  if (msg.ok()) r->message = *msg;
+}
+
+void ContainerManager::OnExit(const oci::ExitEvent& event) {
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(event.id);
+  if (it == records_.end()) return;
+  if (it->second->state == runtime::v1::CONTAINER_EXITED) return;  // a repeat
+  ContainerRecord r = *it->second;
+  ApplyExit(&r, event.exit_code, event.finished_at);
+  if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << r.id << ": " << s;
+  CRIUS_LOG(kInfo) << "container " << r.id << " exited with code " << r.exit_code << " (" << r.reason << ")";
+  it->second = std::make_shared<const ContainerRecord>(std::move(r));
+}
+
+bool ContainerManager::WaitForExit(const std::string& id, absl::Duration timeout) {
+  auto exited = [this, &id]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    auto it = records_.find(id);
+    return it == records_.end() || it->second->state == runtime::v1::CONTAINER_EXITED;
+  };
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&exited), timeout);
+}
+
+absl::Status ContainerManager::WithContainerLocked(const std::string& id,
+                                                   const std::function<absl::Status(const std::string&)>& fn) {
+  auto found = Get(id);
+  if (!found.ok()) {
+    return found.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : found.status();
+  }
+  const std::string full = (*found)->id;
+  auto slot = SlotFor(full);
+  absl::MutexLock op(&slot->op);
+  return fn(full);
+}
+
+absl::Status ContainerManager::Stop(const std::string& id, int64_t timeout_seconds) {
+  return WithContainerLocked(id, [&](const std::string& full) { return StopLocked(full, timeout_seconds); });
+}
+
+absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout_seconds) {
+  RecordPtr r;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return absl::OkStatus();
+    r = it->second;
+  }
+  if (r->state == runtime::v1::CONTAINER_EXITED) return absl::OkStatus();
+  HandlerClients* clients = ClientsFor(r->runtime_handler);
+  if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
+  if (r->state == runtime::v1::CONTAINER_RUNNING && timeout_seconds > 0) {
+    absl::Status s = clients->runtime->Kill(id, r->stop_signal);
+    if (!s.ok() && !absl::IsNotFound(s)) CRIUS_LOG(kWarn) << "stop container " << id << ": " << s;
+    if (WaitForExit(id, absl::Seconds(timeout_seconds))) return absl::OkStatus();
+  }
+  absl::Status s = clients->runtime->Kill(id, SIGKILL, /*all=*/true);
+  if (!s.ok() && !absl::IsNotFound(s)) {
+    return Annotate(s, absl::StrCat("stop container ", id));
+  }
+  if (WaitForExit(id, absl::Seconds(30))) return absl::OkStatus();
+  // No exit file: conmon itself is gone. Trust the runtime's view.
+  auto state = clients->runtime->State(id);
+  if (!state.ok() || state->status == oci::kStatusStopped) {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it != records_.end() && it->second->state != runtime::v1::CONTAINER_EXITED) {
+      ContainerRecord copy = *it->second;
+      ApplyExit(&copy, 137, absl::Now());
+      (void)Persist(copy);
+      it->second = std::make_shared<const ContainerRecord>(std::move(copy));
+    }
+    return absl::OkStatus();
+  }
+  return absl::DeadlineExceededError(absl::StrCat("container ", id, " did not stop after SIGKILL"));
+}
+
+absl::Status ContainerManager::Remove(const std::string& id) {
+  return WithContainerLocked(id, [&](const std::string& full) { return RemoveLocked(full); });
+}
+
+absl::Status ContainerManager::RemoveLocked(const std::string& id) {
+  RETURN_IF_ERROR(StopLocked(id, 0));
+  RecordPtr r;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return absl::OkStatus();
+    r = it->second;
+  }
+  HandlerClients* clients = ClientsFor(r->runtime_handler);
+  if (clients != nullptr) {
+    absl::Status s = clients->runtime->Delete(id, /*force=*/true);
+    if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, absl::StrCat("remove container ", id));
+    (void)clients->monitor->RemoveContainerFiles(id);
+  }
+  RETURN_IF_ERROR(Annotate(images_.rootfs().Unmount(id), absl::StrCat("remove container ", id)));
+  RETURN_IF_ERROR(Annotate(images_.rootfs().Remove(id), absl::StrCat("remove container ", id)));
+  RETURN_IF_ERROR(Annotate(RemoveAll(r->bundle), absl::StrCat("remove container ", id)));
+  const std::string file = JoinPath(options_.records_dir, id + ".json");
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(absl::StrCat("remove container ", id, ": record ", file));
+  }
+  auto pod = sandboxes_.Get(r->sandbox_id);
+  {
+    absl::MutexLock lock(&mu_);
+    records_.erase(id);
+    slots_.erase(id);
+  }
+  if (pod.ok()) names_.Release(r->ReservationName((*pod)->config.metadata()));
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::StopPodContainers(const std::string& sandbox_id) {
+  absl::Status first;
+  for (const auto& r : List()) {
+    if (r->sandbox_id != sandbox_id) continue;
+    if (auto s = Stop(r->id, 0); !s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::Status ContainerManager::RemovePodContainers(const std::string& sandbox_id) {
+  absl::Status first;
+  for (const auto& r : List()) {
+    if (r->sandbox_id != sandbox_id) continue;
+    if (auto s = Remove(r->id); !s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
+    const runtime::v1::ExecSyncRequest& req) {
+  ASSIGN_OR_RETURN(RecordPtr r, Get(req.container_id()));
+  if (r->state != runtime::v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", r->id, " is not running"));
+  }
+  HandlerClients* clients = ClientsFor(r->runtime_handler);
+  if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
+  nlohmann::json process = nlohmann::json::parse(r->process_json, nullptr, false);
+  if (process.is_discarded()) process = nlohmann::json::object();
+  process["args"] = std::vector<std::string>(req.cmd().begin(), req.cmd().end());
+  process["terminal"] = false;
+  const absl::Duration timeout = req.timeout() > 0 ? absl::Seconds(req.timeout()) : absl::Minutes(2);
+  auto result = clients->runtime->ExecProcess(r->id, process, r->bundle, timeout);
+  if (!result.ok()) {
+    if (absl::IsDeadlineExceeded(result.status())) {
+      return absl::DeadlineExceededError(absl::StrCat("command timed out after ", req.timeout(), "s"));
+    }
+    return result.status();
+  }
+  runtime::v1::ExecSyncResponse resp;
+  resp.set_stdout(result->stdout_data);
+  resp.set_stderr(result->stderr_data);
+  resp.set_exit_code(result->signal != 0 ? 128 + result->signal : result->exit_code);
+  return resp;
+}
+
+absl::Status ContainerManager::ReopenLog(const std::string& id) {
+  ASSIGN_OR_RETURN(RecordPtr r, Get(id));
+  if (r->state != runtime::v1::CONTAINER_RUNNING) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", r->id, " is not running"));
+  }
+  if (r->log_path.empty()) return absl::OkStatus();
+  return oci::Monitor::ReopenLog(r->bundle, r->log_path);
+}
+
+absl::Status ContainerManager::UpdateResources(const std::string& id,
+                                               const runtime::v1::ContainerResources& res) {
+  ASSIGN_OR_RETURN(RecordPtr found, Get(id));
+  auto slot = SlotFor(found->id);
+  absl::MutexLock op(&slot->op);
+  HandlerClients* clients = ClientsFor(found->runtime_handler);
+  if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
+  nlohmann::json resources = UpdateJson(res.linux(), options_.cgroup_v2);
+  RETURN_IF_ERROR(Annotate(clients->runtime->Update(found->id, resources),
+                           absl::StrCat("update container ", found->id)));
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(found->id);
+  if (it == records_.end()) return absl::OkStatus();
+  ContainerRecord r = *it->second;
+  r.resources = res;
+  (void)Persist(r);
+  it->second = std::make_shared<const ContainerRecord>(std::move(r));
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::Recover() {
+  RETURN_IF_ERROR(MkdirAll(options_.exit_dir, 0700));
+  std::error_code ec;
+  if (std::filesystem::exists(options_.records_dir, ec)) {
+    for (const auto& entry : std::filesystem::directory_iterator(options_.records_dir, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      auto text = ReadFile(entry.path().string());
+      if (!text.ok()) return Annotate(text.status(), "recover containers");
+      auto record = ContainerFromJson(*text);
+      if (!record.ok()) {
+        CRIUS_LOG(kError) << "skipping unreadable container record " << entry.path() << ": " << record.status();
+        continue;
+      }
+      RecoverOne(*std::move(record));
+    }
+  }
+  // Started after the records are in: exits noticed while criusd was down
+  // are reported first, as repeats of what RecoverOne already applied.
+  ASSIGN_OR_RETURN(exits_, oci::ExitWatcher::Start(options_.exit_dir,
+                                                   [this](const oci::ExitEvent& e) { OnExit(e); }));
+  return absl::OkStatus();
+}
+
+void ContainerManager::RecoverOne(ContainerRecord r) {
+  auto pod = sandboxes_.Get(r.sandbox_id);
+  if (pod.ok()) names_.Restore(r.ReservationName((*pod)->config.metadata()), r.id);
+  if (r.state == runtime::v1::CONTAINER_CREATED || r.state == runtime::v1::CONTAINER_RUNNING) {
+    auto exit = oci::ReadExitFile(options_.exit_dir, r.id);
+    if (exit.ok()) {
+      ApplyExit(&r, exit->exit_code, exit->finished_at);
+      (void)Persist(r);
+    } else if (!oci::IsProcessAlive(r.conmon)) {
+      HandlerClients* clients = ClientsFor(r.runtime_handler);
+      auto state = clients ? clients->runtime->State(r.id) : absl::NotFoundError("no handler");
+      if (!state.ok() || state->status == oci::kStatusStopped) {
+        // Neither conmon nor an exit code survived (a reboot): the process is
+        // gone and how it ended is unknown.
+        r.state = runtime::v1::CONTAINER_EXITED;
+        r.exit_code = 255;
+        r.reason = "Unknown";
+        r.finished_at_ns = NowNs();
+        (void)Persist(r);
+      }
+    }
+  }
+  Publish(std::move(r));
+}
+
+}  // namespace crius::server

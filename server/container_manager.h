@@ -1,0 +1,101 @@
+#pragma once
+// ContainerManager: containers from CreateContainer to RemoveContainer. Each
+// runs through the pod's OCI runtime handler, watched by a conmon process
+// that owns its stdio and writes its exit code, so containers keep running
+// while criusd restarts. Records live in memory (List/Status never touch
+// the disk or the runtime) and are persisted on every change.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/api.pb.h"
+#include "image/image_manager.h"
+#include "oci/exit_watcher.h"
+#include "oci/monitor.h"
+#include "oci/runtime_client.h"
+#include "server/container_record.h"
+#include "server/cri_service.h"
+#include "server/name_registry.h"
+#include "server/sandbox_manager.h"
+
+namespace crius::server {
+
+struct HandlerClients {
+  std::unique_ptr<oci::RuntimeClient> runtime;
+  std::unique_ptr<oci::Monitor> monitor;
+};
+
+struct ContainerManagerOptions {
+  std::string records_dir;     // <root>/containers
+  std::string bundles_dir;     // <state>/containers
+  std::string exit_dir;        // <state>/exits
+  int oom_score_adj_min = -1000;
+  bool cgroup_v2 = false;
+};
+
+class ContainerManager {
+ public:
+  using RecordPtr = std::shared_ptr<const ContainerRecord>;
+
+  // `handlers` (runtime handler name -> its clients) must outlive the manager.
+  ContainerManager(SandboxManager& sandboxes, image::ImageManager& images,
+                   std::map<std::string, HandlerClients>& handlers, ContainerManagerOptions options);
+  ~ContainerManager();
+
+  // Starts the exit watcher, reloads the records and reconciles them with
+  // the runtime and the exit files written while criusd was down.
+  absl::Status Recover();
+
+  absl::StatusOr<std::string> Create(const CallContext& ctx, const runtime::v1::CreateContainerRequest& req);
+  absl::Status Start(const std::string& id);
+  // Stop and Remove succeed for an unknown id.
+  absl::Status Stop(const std::string& id, int64_t timeout_seconds);
+  absl::Status Remove(const std::string& id);
+  absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const runtime::v1::ExecSyncRequest& req);
+  absl::Status ReopenLog(const std::string& id);
+  absl::Status UpdateResources(const std::string& id, const runtime::v1::ContainerResources& res);
+
+  absl::StatusOr<RecordPtr> Get(const std::string& id) const;
+  std::vector<RecordPtr> List() const;
+
+  // For the pod's lifecycle: stop every container of a pod / remove them.
+  absl::Status StopPodContainers(const std::string& sandbox_id);
+  absl::Status RemovePodContainers(const std::string& sandbox_id);
+  // RemoveImage refuses an image a container still uses.
+  bool UsesImage(const std::string& image_id) const;
+
+ private:
+  struct Slot;
+  std::shared_ptr<Slot> SlotFor(const std::string& id);
+  absl::StatusOr<ContainerRecord> Build(const std::string& id, const runtime::v1::CreateContainerRequest& req,
+                                        const SandboxRecord& pod, const image::ImageRecord& image);
+  absl::Status Persist(const ContainerRecord& record);
+  void Publish(ContainerRecord record);
+  HandlerClients* ClientsFor(const std::string& handler);
+  void OnExit(const oci::ExitEvent& event);
+  void ApplyExit(ContainerRecord* r, int exit_code, absl::Time finished_at) const;
+  absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
+  absl::Status RemoveLocked(const std::string& id);
+  absl::Status WithContainerLocked(const std::string& id,
+                                   const std::function<absl::Status(const std::string&)>& fn);
+  bool WaitForExit(const std::string& id, absl::Duration timeout);
+  void RecoverOne(ContainerRecord record);
+
+  SandboxManager& sandboxes_;
+  image::ImageManager& images_;
+  std::map<std::string, HandlerClients>& handlers_;
+  const ContainerManagerOptions options_;
+  NameRegistry names_;
+  std::unique_ptr<oci::ExitWatcher> exits_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, RecordPtr> records_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace crius::server

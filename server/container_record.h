@@ -1,0 +1,56 @@
+#pragma once
+// A container as criusd keeps it: in memory for List/Status, and one JSON
+// file per container under <root>/containers so it survives a restart.
+//
+// State machine:
+//
+//   CreateContainer ──▶ CREATED ──StartContainer──▶ RUNNING ──(exit file)──▶ EXITED
+//                          │                                                   ▲
+//                          └──────────────(exit before start / stop)───────────┘
+//   RemoveContainer removes it from any state (stopping it first).
+//   UNKNOWN: recovery found neither a live process nor an exit code.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "api/api.pb.h"
+#include "oci/monitor.h"
+
+namespace crius::server {
+
+struct ContainerRecord {
+  std::string id;
+  std::string sandbox_id;
+  runtime::v1::ContainerConfig config;
+  std::string image_name;  // as the request named it
+  std::string image_id;    // sha256:<config digest>
+  std::string runtime_handler;
+
+  runtime::v1::ContainerState state = runtime::v1::CONTAINER_CREATED;
+  int64_t created_at_ns = 0;
+  int64_t started_at_ns = 0;
+  int64_t finished_at_ns = 0;
+  int32_t exit_code = 0;
+  std::string reason;
+  std::string message;
+
+  pid_t pid = 0;                  // the container's init process
+  oci::ProcessIdentity conmon;    // the monitor that holds its stdio
+  std::string bundle;             // <state>/containers/<id>
+  std::string log_path;           // absolute CRI log path, or empty
+  std::string termination_log;    // host file behind /dev/termination-log
+  std::string cgroups_path;       // linux.cgroupsPath of the spec
+  int stop_signal = 15;
+  std::string process_json;       // the spec's process, the template for exec
+  runtime::v1::ContainerResources resources;  // as last applied
+
+  std::string ReservationName(const runtime::v1::PodSandboxMetadata& pod) const;
+};
+
+std::string ContainerToJson(const ContainerRecord& record);
+absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& json);
+
+}  // namespace crius::server
