@@ -201,6 +201,19 @@ TEST_F(ContainerE2E, RunningContainersSurviveADaemonCrash) {
   EXPECT_EQ(res->stdout(), "still here\n");
 }
 
+TEST_F(ContainerE2E, AnImageInUseCannotBeRemoved) {
+  auto id = Create("user", {"/bin/sleep", "1000"});
+  ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
+  runtime::v1::RemoveImageRequest rmi;
+  rmi.mutable_image()->set_image(image_);
+  auto s = d_.client().RemoveImage(rmi).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  runtime::v1::RemoveContainerRequest rm;
+  rm.set_container_id(*id);
+  ASSERT_TRUE(d_.client().RemoveContainer(rm).ok()) << d_.Log();
+  EXPECT_TRUE(d_.client().RemoveImage(rmi).ok()) << "free once no container uses it";
+}
+
 TEST_F(ContainerE2E, UnknownImageAndUnknownPodAreClearErrors) {
   runtime::v1::CreateContainerRequest req;
   req.set_pod_sandbox_id(pod_id_);
