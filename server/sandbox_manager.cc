@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/files.h"
@@ -585,14 +586,20 @@ absl::StatusOr<uint64_t> ParseQuantity(const std::string& s) {
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
   if (i == 0) return absl::InvalidArgumentError(absl::StrCat("bad quantity \"", s, "\""));
-  double value = std::stod(s.substr(0, i));
+  double value = 0;
+  // No std::stod: it throws on input like "." and nothing may throw here.
+  if (!absl::SimpleAtod(s.substr(0, i), &value) || value < 0 || value > 1e15) {
+    return absl::InvalidArgumentError(absl::StrCat("bad quantity \"", s, "\""));
+  }
   const std::string unit = s.substr(i);
   static const std::map<std::string, double> kUnits = {
       {"", 1},       {"k", 1e3},   {"M", 1e6},          {"G", 1e9},          {"T", 1e12},
       {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}};
   auto u = kUnits.find(unit);
   if (u == kUnits.end()) return absl::InvalidArgumentError(absl::StrCat("bad quantity \"", s, "\""));
-  return static_cast<uint64_t>(value * u->second);
+  const double bits = value * u->second;
+  if (bits > 1e19) return absl::InvalidArgumentError(absl::StrCat("quantity \"", s, "\" is too large"));
+  return static_cast<uint64_t>(bits);
 }
 
 absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config) {

@@ -46,3 +46,25 @@ TEST(SandboxRetryE2E, RunThatOutlivesItsDeadlineIsClaimedByTheRetry) {
 
 }  // namespace
 }  // namespace crius::testing
+
+namespace crius::testing {
+namespace {
+
+TEST(SandboxValidationE2E, MalformedBandwidthAnnotationIsInvalidArgument) {
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  for (const std::string& bad : std::vector<std::string>{".", "12Q", std::string(400, '9')}) {
+    runtime::v1::RunPodSandboxRequest req;
+    *req.mutable_config() = HostNetworkPodConfig("bw");
+    (*req.mutable_config()->mutable_annotations())["kubernetes.io/ingress-bandwidth"] = bad;
+    auto s = d.client().RunPodSandbox(req).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad << ": " << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), "ingress-bandwidth")) << s;
+  }
+  auto list = d.client().ListPodSandbox();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->items_size(), 0);
+}
+
+}  // namespace
+}  // namespace crius::testing
