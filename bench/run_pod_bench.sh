@@ -1,0 +1,492 @@
+#!/usr/bin/env bash
+# The pod sandbox benchmark, side by side: criusd, containerd's CRI plugin
+# and the floor (bench/floor_pod.sh), on the same CNI plugins, in one run.
+#
+# It builds nothing: give it a Release criusd and crius_pod_bench. It starts
+# criusd and containerd on a fresh temp tree (own roots, states, sockets, CNI
+# conf dirs, bridges and subnets), runs crius_pod_bench against each and the
+# floor script in alternating rounds, merges the rounds, prints each table
+# and the ratios, then stops both daemons by PID and removes everything it
+# made, also when a step fails. With --out, the merged and per-round JSON
+# and both daemons' logs are kept.
+#
+# usage: run_pod_bench.sh --criusd PATH --pod-bench PATH [options]
+#   --pods N              pods per lifecycle phase (default 100)
+#   --parallel P          callers in the parallel phase (default 8)
+#   --list-pods L         pods present for the ListPodSandbox test (default 1000)
+#   --list-calls K        ListPodSandbox calls timed per variant (default 50)
+#   --list-stopped        stop the list pods before listing (less memory for
+#                         containerd's 1,000 shims)
+#   --floor-iterations N  (default 100)
+#   --rounds R            split the pods and floor iterations into R rounds in
+#                         which floor, crius and containerd take turns
+#                         (default 5)
+#   --state-fs tmpfs|disk where both daemons' volatile state dirs live: a tmpfs
+#                         mounted in the temp tree, as /run is on a real node
+#                         (default), or the temp tree's own filesystem
+#   --criusd-log-level L  (default info; debug logs every CNI exec)
+#   --skip-containerd, --skip-floor, --skip-crius
+#   --pod-steps PATH      also run crius_pod_steps (Create's steps timed one by
+#                         one) on crius's network
+#   --out DIR             keep results (JSON, daemon logs) there
+# Needs root, containerd (apt-get install containerd), runc, the CNI plugins
+# in /usr/lib/cni, iproute2, iptables, jq, gcc (for the pause image).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+criusd=""
+pod_bench=""
+pods=100
+parallel=8
+list_pods=1000
+list_stopped=""
+list_calls=50
+floor_iterations=100
+rounds=5
+state_fs=tmpfs
+criusd_log_level=info
+skip_containerd=0
+skip_floor=0
+skip_crius=0
+out=""
+pod_steps=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --criusd) criusd=$(realpath "$2"); shift 2 ;;
+    --pod-bench) pod_bench=$(realpath "$2"); shift 2 ;;
+    --pods) pods=$2; shift 2 ;;
+    --parallel) parallel=$2; shift 2 ;;
+    --list-pods) list_pods=$2; shift 2 ;;
+    --list-calls) list_calls=$2; shift 2 ;;
+    --list-stopped) list_stopped=--list-stopped; shift ;;
+    --floor-iterations) floor_iterations=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --state-fs) state_fs=$2; shift 2 ;;
+    --criusd-log-level) criusd_log_level=$2; shift 2 ;;
+    --skip-containerd) skip_containerd=1; shift ;;
+    --skip-floor) skip_floor=1; shift ;;
+    --skip-crius) skip_crius=1; shift ;;
+    --pod-steps) pod_steps=$(realpath "$2"); shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ -x $criusd && -x $pod_bench ]] || {
+  echo "usage: $0 --criusd PATH --pod-bench PATH [options] (see the header)" >&2
+  exit 2
+}
+[[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 2; }
+[[ $state_fs == tmpfs || $state_fs == disk ]] || { echo "--state-fs is tmpfs or disk" >&2; exit 2; }
+for tool in containerd ctr runc jq ip iptables-save gcc; do
+  command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
+done
+
+# Names and subnets of this benchmark only, apart from the deploy default
+# (10.88.0.0/16, crius0) and from each other.
+crius_net=crbench crius_bridge=crbench0 crius_subnet=10.88.180.0/24
+ctr_net=ctrbench ctr_bridge=ctrbench0 ctr_subnet=10.88.181.0/24
+pause_image=localhost/crius-bench/pause:1.0
+run_id=$(printf '%08x' $((RANDOM * 65536 + RANDOM)))
+
+T=$(mktemp -d /tmp/crius-podbench-XXXXXX)
+criusd_pid=""
+ctr_pid=""
+results=${out:-$T/results}
+mkdir -p "$results" "$T/crius" "$T/ctr" "$T/logs" "$T/run"
+
+log() { printf '[run_pod_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+stop_pid() {  # pid name: SIGTERM, wait up to 30 s, then SIGKILL
+  local pid=$1 i
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$2 ($pid) ignored SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# Removes the iptables rules and chains CNI left for one network: the bridge
+# plugin's per-pod masquerade chains are jumped to from POSTROUTING with a
+# comment naming the network.
+clean_iptables() {  # network name
+  local net=$1 rule chain
+  while read -r rule; do
+    chain=$(sed -n 's/.* -j \(CNI-[0-9a-f]*\)$/\1/p' <<<"$rule")
+    # shellcheck disable=SC2086  # the rule is iptables-save's own words
+    eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null || true
+    if [[ -n $chain ]]; then
+      iptables -t nat -F "$chain" 2>/dev/null || true
+      iptables -t nat -X "$chain" 2>/dev/null || true
+    fi
+  done < <(iptables-save -t nat | grep -F -- "-A POSTROUTING" | grep -F "name: \\\"$net\\\"" || true)
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  trap - EXIT INT TERM
+  # Pods first, while the daemons still answer: a clean run left none.
+  if [[ -n $criusd_pid ]] && kill -0 "$criusd_pid" 2>/dev/null; then
+    "$pod_bench" --endpoint "unix://$T/crius/crius.sock" --cleanup "$run_id" || true
+  fi
+  if [[ -n $ctr_pid ]] && kill -0 "$ctr_pid" 2>/dev/null; then
+    "$pod_bench" --endpoint "unix://$T/ctr/containerd.sock" --cleanup "$run_id" || true
+  fi
+  stop_pid "$criusd_pid" criusd
+  stop_pid "$ctr_pid" containerd
+  # containerd's shims outlive it; only those started for this tree (their
+  # argv names its socket) are ended, each by PID.
+  local p cmd
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    if [[ $cmd == *containerd-shim* && $cmd == *"$T/ctr/"* ]]; then
+      log "ending leftover shim ${p#/proc/}"
+      kill -KILL "${p#/proc/}" 2>/dev/null
+    fi
+  done
+  # Pod cgroups of this run (crius removes its own; runc leaves the parents
+  # containerd was given): end what is still inside, then remove deepest
+  # first.
+  local cg d
+  for cg in /sys/fs/cgroup/*/crius-bench-"$run_id" /sys/fs/cgroup/crius-bench-"$run_id"; do
+    [[ -d $cg ]] || continue
+    while read -r d; do
+      while read -r p; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done <"$d/cgroup.procs"
+    done < <(find "$cg" -type d)
+    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  # Mounts left under the tree (pins, shm, rootfs), deepest first.
+  awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  # Network namespaces pinned by crius pods of this tree.
+  local f ns
+  for f in "$T"/crius/root/sandboxes/*.json; do
+    [[ -f $f ]] || continue
+    ns=$(jq -r '.namespaces.net // empty' "$f")
+    if [[ -n $ns && -e $ns ]]; then
+      umount -l "$ns" 2>/dev/null; rm -f "$ns"
+    fi
+  done
+  ip link del "$crius_bridge" 2>/dev/null
+  ip link del "$ctr_bridge" 2>/dev/null
+  clean_iptables "$crius_net"
+  clean_iptables "$ctr_net"
+  # containerd's CNI cache lives in libcni's default dir; entries of its
+  # network only.
+  rm -f /var/lib/cni/results/"$ctr_net"-* 2>/dev/null
+  if [[ -n $out ]]; then
+    cp "$T/crius/criusd.log" "$T/ctr/containerd.log" "$results/" 2>/dev/null
+  fi
+  rm -rf "$T"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+write_conflist() {  # path name bridge subnet ipam_dir
+  cat >"$1" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$2",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$3",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$5",
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "ranges": [[{ "subnet": "$4" }]]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+}
+
+wait_for_socket() {  # path pid name
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [[ -S $1 ]] && return 0
+    kill -0 "$2" 2>/dev/null || { log "$3 exited during startup"; return 1; }
+    sleep 0.1
+  done
+  log "$3 did not create $1 within 30 s"
+  return 1
+}
+
+start_criusd() {
+  local d=$T/crius
+  mkdir -p "$d/crius.d"
+  cat >"$d/crius.yaml" <<EOF
+root: $d/root
+state: $T/run/crius
+log_level: $criusd_log_level
+cni:
+  conf_dir: $d/net.d
+  cache_dir: $d/cni-cache
+  bin_dirs: [/usr/lib/cni]
+metrics:
+  enabled: false
+EOF
+  "$criusd" --config "$d/crius.yaml" --config-dir "$d/crius.d" --listen "unix://$d/crius.sock" \
+    >"$d/criusd.log" 2>&1 &
+  criusd_pid=$!
+  wait_for_socket "$d/crius.sock" "$criusd_pid" criusd
+  log "criusd $criusd_pid on unix://$d/crius.sock"
+}
+
+start_containerd() {
+  local d=$T/ctr
+  mkdir -p "$d/net.d"
+  write_conflist "$d/net.d/10-$ctr_net.conflist" "$ctr_net" "$ctr_bridge" "$ctr_subnet" "$d/ipam"
+  # restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which
+  # this machine lacks (runc would fail); criusd clamps the same way.
+  cat >"$d/config.toml" <<EOF
+version = 2
+root = "$d/root"
+state = "$T/run/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$d/containerd.sock"
+[ttrpc]
+  address = "$d/containerd.sock.ttrpc"
+[debug]
+  address = ""
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_image"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        BinaryName = "$(command -v runc)"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$d/net.d"
+    max_conf_num = 1
+EOF
+  containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+  ctr_pid=$!
+  wait_for_socket "$d/containerd.sock" "$ctr_pid" containerd
+  "$here/make_pause_image.sh" "$T/pause.tar" "$pause_image" >/dev/null
+  ctr -a "$d/containerd.sock" -n k8s.io images import "$T/pause.tar" >/dev/null
+  log "containerd $ctr_pid on unix://$d/containerd.sock, sandbox image $pause_image imported"
+}
+
+# One pod through its lifecycle: proves RunPodSandbox works (and creates the
+# bridge) before anything is timed.
+smoke() {  # endpoint name
+  "$pod_bench" --endpoint "$1" --name "$2" --pods 1 --parallel 1 --list-pods 0 \
+    --run-id "$run_id" --log-dir "$T/logs" >/dev/null
+}
+
+# One round of one runner; the lifecycle phases only (the list test runs once
+# at the end).
+run_round() {  # runner round
+  local r=$2 f=$results/rounds/$1-$2
+  case $1 in
+    floor)
+      "$here/floor_pod.sh" --conflist "$T/crius/net.d/10-$crius_net.conflist" \
+        --iterations "$floor_per_round" --warmup 1 --json "$f.json" >"$f.txt"
+      ;;
+    crius | containerd)
+      "$pod_bench" --endpoint "$(endpoint_of "$1")" --name "$1" --pods "$pods_per_round" \
+        --parallel "$parallel" --list-pods 0 --run-id "$run_id" --tag "r$r-" \
+        --log-dir "$T/logs" --json "$f.json" >"$f.txt"
+      ;;
+  esac
+}
+
+endpoint_of() {
+  case $1 in
+    crius) echo "unix://$T/crius/crius.sock" ;;
+    containerd) echo "unix://$T/ctr/containerd.sock" ;;
+  esac
+}
+
+log "temp tree $T, run $run_id, results in $results"
+# Volatile state (criusd's pod dirs and pins, containerd's task state) sits
+# under $T/run; on a real node that is /run, a tmpfs.
+if [[ $state_fs == tmpfs ]]; then
+  mount -t tmpfs -o size=2g,mode=0755 crius-bench-run "$T/run"
+fi
+log "state dirs on $(stat -f -c %T "$T/run"), roots on $(stat -f -c %T "$T")"
+log "machine: $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+# crius's network; the floor runs on the same file.
+mkdir -p "$T/crius/net.d" "$results/rounds"
+write_conflist "$T/crius/net.d/10-$crius_net.conflist" "$crius_net" "$crius_bridge" "$crius_subnet" \
+  "$T/crius/ipam"
+runners=()
+((skip_floor)) || runners+=(floor)
+((skip_crius)) || { start_criusd; runners+=(crius); }
+((skip_containerd)) || { start_containerd; runners+=(containerd); }
+((skip_crius)) || smoke "$(endpoint_of crius)" crius
+((skip_containerd)) || smoke "$(endpoint_of containerd)" containerd
+
+# The runners take turns, in a rotating order, so that a burst of load from
+# elsewhere on the machine falls on all of them alike; their samples are
+# merged afterwards. Ratios are therefore taken in the same run and, round
+# by round, in the same minute.
+pods_per_round=$(((pods + rounds - 1) / rounds))
+floor_per_round=$(((floor_iterations + rounds - 1) / rounds))
+for ((r = 1; r <= rounds; r++)); do
+  n=${#runners[@]}
+  for ((k = 0; k < n; k++)); do
+    who=${runners[$(((k + r - 1) % n))]}
+    log "round $r/$rounds: $who"
+    run_round "$who" "$r"
+  done
+done
+if ((list_pods > 0)); then
+  for who in crius containerd; do
+    [[ " ${runners[*]} " == *" $who "* ]] || continue
+    log "list test: $who with $list_pods host-network pods"
+    "$pod_bench" --endpoint "$(endpoint_of "$who")" --name "$who" --no-lifecycle \
+      --list-pods "$list_pods" --list-calls "$list_calls" $list_stopped --parallel "$parallel" \
+      --run-id "$run_id" --log-dir "$T/logs" --json "$results/rounds/$who-list.json" \
+      >"$results/rounds/$who-list.txt"
+  done
+fi
+if [[ -n $pod_steps ]]; then
+  log "crius_pod_steps: Create's steps one by one, $floor_iterations iterations"
+  mkdir -p "$T/run/steps"
+  "$pod_steps" --conflist "$T/crius/net.d/10-$crius_net.conflist" --iterations "$floor_iterations" \
+    --state-dir "$T/run/steps" >"$results/crius-steps.txt"
+fi
+
+# Merging: every call's samples from all rounds, summarised again with the
+# same nearest-rank percentiles crius_pod_bench uses.
+jq_lib='
+def pct($s; $p): ($s | length) as $n | (($p / 100 * $n) | ceil) as $r
+  | $s[(if $r < 1 then 1 else $r end) - 1];
+def summary: sort as $s
+  | {n: ($s | length), p50_ms: pct($s; 50), p90_ms: pct($s; 90), p99_ms: pct($s; 99),
+     mean_ms: (($s | add) / ($s | length) * 1000 | round / 1000), min_ms: $s[0], max_ms: $s[-1]};
+def merge_calls($docs; sel):
+  reduce ($docs[0] | sel | keys_unsorted[]) as $k
+    ({}; .[$k] = ([$docs[] | sel | .[$k].samples_ms // empty] | add | summary));
+'
+merge_runtime() {  # name
+  local files=("$results"/rounds/"$1"-[0-9]*.json) list=$results/rounds/$1-list.json
+  [[ -f ${files[0]} ]] || return 0
+  jq -s "$jq_lib"'
+    . as $docs | $docs[0] as $d
+    | {name: $d.name, runtime_name: $d.runtime_name, runtime_version: $d.runtime_version,
+       runtime_api_version: $d.runtime_api_version, rounds: ($docs | length),
+       phases: ({sequential: "sequential", parallel: "parallel"} | map_values(. as $p | {
+         pods: ([$docs[].phases[$p].pods] | add),
+         concurrency: $d.phases[$p].concurrency,
+         calls: merge_calls($docs; .phases[$p].calls),
+         wall_seconds: (reduce ($docs[].phases[$p].wall | to_entries[]) as $e
+                          ({}; .[$e.key] += $e.value.seconds))}))}
+    ' "${files[@]}" >"$results/$1.json"
+  if [[ -f $list ]]; then
+    jq --slurpfile l "$list" '.phases.list = $l[0].phases.list' "$results/$1.json" >"$results/$1.tmp"
+    mv "$results/$1.tmp" "$results/$1.json"
+  fi
+}
+merge_floor() {
+  local files=("$results"/rounds/floor-[0-9]*.json)
+  [[ -f ${files[0]} ]] || return 0
+  jq -s "$jq_lib"'. as $docs | {name: "floor", mode: $docs[0].mode, plugins: $docs[0].plugins,
+      rounds: length, calls: merge_calls($docs; .calls)}' "${files[@]}" >"$results/floor.json"
+}
+merge_runtime crius
+merge_runtime containerd
+merge_floor
+
+print_runtime() {  # name
+  local f=$results/$1.json
+  [[ -f $f ]] || return 0
+  jq -r '"\(.name): \(.runtime_name) \(.runtime_version), \(.rounds) rounds merged"' "$f"
+  printf '%-16s %-28s %6s %9s %9s %9s %9s %9s\n' phase call n "p50 ms" "p90 ms" "p99 ms" "mean ms" "max ms"
+  jq -r '.phases | to_entries[] | .key as $p
+    | (if .value.concurrency then "\($p) x\(.value.concurrency)" else "\($p) @\(.value.pods)" end) as $row
+    | .value.calls | to_entries[]
+    | [$row, .key, .value.n, .value.p50_ms, .value.p90_ms, .value.p99_ms, .value.mean_ms, .value.max_ms]
+    | @tsv' "$f" |
+    while IFS=$'\t' read -r a b c d e g h i; do
+      printf '%-16s %-28s %6d %9.2f %9.2f %9.2f %9.2f %9.2f\n' "$a" "$b" "$c" "$d" "$e" "$g" "$h" "$i"
+    done
+  echo
+}
+print_runtime crius
+print_runtime containerd
+if [[ -f $results/floor.json ]]; then
+  jq -r '"floor: ip netns add + CNI ADD (\(.plugins | join(", "))), \(.mode), \(.rounds) rounds merged"' \
+    "$results/floor.json"
+  jq -r '.calls | to_entries[] | [.key, .value.n, .value.p50_ms, .value.p90_ms, .value.p99_ms] | @tsv' \
+    "$results/floor.json" |
+    while IFS=$'\t' read -r a b c d e; do
+      printf '%-34s %6d  p50 %8.2f  p90 %8.2f  p99 %8.2f ms\n' "$a" "$b" "$c" "$d" "$e"
+    done
+  echo
+fi
+[[ -f $results/crius-steps.txt ]] && { cat "$results/crius-steps.txt"; echo; }
+
+# The comparison: RunPodSandbox p50 (the issue's target: crius at most half
+# of containerd's), and the other calls' ratios for context.
+p50() {  # file phase call
+  [[ -f $1 ]] || { echo null; return; }
+  jq -r --arg p "$2" --arg c "$3" '.phases[$p].calls[$c].p50_ms // null' "$1"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b == 0) print "n/a"; else printf "%.3f", a / b }'; }
+floor_p50=null
+[[ -f $results/floor.json ]] && floor_p50=$(jq -r '.calls["start (netns add + CNI ADD)"].p50_ms' "$results/floor.json")
+echo "comparison (p50 ms; ratios crius/containerd and crius/floor)"
+printf '%-12s %-22s %10s %10s %10s %8s %8s\n' phase call crius containerd floor c/ctr c/floor
+for phase in sequential parallel; do
+  for call in RunPodSandbox PodSandboxStatus StopPodSandbox RemovePodSandbox; do
+    a=$(p50 "$results/crius.json" $phase $call)
+    b=$(p50 "$results/containerd.json" $phase $call)
+    f=-
+    fr=-
+    if [[ $call == RunPodSandbox ]]; then f=$floor_p50; fr=$(ratio "$a" "$f"); fi
+    printf '%-12s %-22s %10s %10s %10s %8s %8s\n' $phase $call "$a" "$b" "$f" "$(ratio "$a" "$b")" "$fr"
+  done
+done
+for call in "ListPodSandbox" "ListPodSandbox(label)"; do
+  a=$(p50 "$results/crius.json" list "$call")
+  b=$(p50 "$results/containerd.json" list "$call")
+  printf '%-12s %-22s %10s %10s %10s %8s %8s\n' "list@$list_pods" "$call" "$a" "$b" - "$(ratio "$a" "$b")" -
+done
+# Round by round, the spread of the headline ratio.
+if [[ -f $results/crius.json && -f $results/containerd.json ]]; then
+  per_round=""
+  for ((r = 1; r <= rounds; r++)); do
+    a=$(jq -r '.phases.sequential.calls.RunPodSandbox.p50_ms' "$results/rounds/crius-$r.json")
+    b=$(jq -r '.phases.sequential.calls.RunPodSandbox.p50_ms' "$results/rounds/containerd-$r.json")
+    per_round+=" $(ratio "$a" "$b")"
+  done
+  echo "RunPodSandbox p50 crius/containerd, sequential, per round:$per_round"
+fi
+a=$(p50 "$results/crius.json" sequential RunPodSandbox)
+b=$(p50 "$results/containerd.json" sequential RunPodSandbox)
+r=$(ratio "$a" "$b")
+if [[ $r != n/a ]]; then
+  if awk -v r="$r" 'BEGIN { exit !(r <= 0.5) }'; then verdict=met; else verdict=missed; fi
+  echo "target (crius RunPodSandbox p50 <= 0.5 x containerd's, sequential): $r -> $verdict"
+fi
