@@ -19,35 +19,20 @@
 #                     [--interleaved] [--cni-path DIR] [--json OUT]
 # Needs root, jq (only to split the conflist, outside the timed part) and
 # bash >= 5 (EPOCHREALTIME: timing without forking `date`).
-set -euo pipefail
-
-conflist=""
-iterations=100
-warmup=3
-cni_path=/usr/lib/cni
-json_out=""
-interleaved=0
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --conflist) conflist=$2; shift 2 ;;
-    --iterations) iterations=$2; shift 2 ;;
-    --warmup) warmup=$2; shift 2 ;;
-    --cni-path) cni_path=$2; shift 2 ;;
-    --json) json_out=$2; shift 2 ;;
-    --interleaved) interleaved=1; shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[[ -n $conflist ]] || { echo "--conflist is required" >&2; exit 2; }
+#
+# Sourced (bench/floor_container.sh does), it only defines the functions:
+# floor_load_conflist, start_pod, stop_pod, ms_since, stats.
 
 # Each plugin's config as the runtime hands it over: the plugin's own object
 # plus the list's name and cniVersion. prevResult is appended per call.
-net_name=$(jq -r .name "$conflist")
-mapfile -t plugin_types < <(jq -r '.plugins[].type' "$conflist")
-mapfile -t plugin_confs < <(jq -c '. as $l | .plugins[] | . + {name: $l.name, cniVersion: $l.cniVersion}' "$conflist")
+floor_load_conflist() {  # conflist
+  net_name=$(jq -r .name "$1")
+  mapfile -t plugin_types < <(jq -r '.plugins[].type' "$1")
+  mapfile -t plugin_confs < <(jq -c '. as $l | .plugins[] | . + {name: $l.name, cniVersion: $l.cniVersion}' "$1")
+}
 lo_conf='{"cniVersion":"0.3.1","name":"cni-loopback","type":"loopback"}'
+cni_path=${cni_path:-/usr/lib/cni}
 
-tag="floorbench-$$"
 declare -A live=()     # namespaces started and not yet torn down
 declare -A results=()  # "<ns> <plugin index>" -> that plugin's ADD result
 
@@ -91,49 +76,9 @@ stop_pod() {  # name
   unset 'live[$ns]'
 }
 
-cleanup() {
-  # Pods an interrupted run left: DEL accepts what never happened.
-  local ns
-  for ns in "${!live[@]}"; do
-    stop_pod "$ns" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 ms_since() {  # start_us end_us
   printf '%d.%03d' $((($2 - $1) / 1000)) $((($2 - $1) % 1000))
 }
-
-declare -a start_ms=() stop_ms=()
-for ((n = 0; n < warmup; n++)); do
-  start_pod "$tag-w$n"
-  stop_pod "$tag-w$n"
-done
-if ((interleaved)); then
-  for ((n = 0; n < iterations; n++)); do
-    t0=${EPOCHREALTIME/./}
-    start_pod "$tag-$n"
-    t1=${EPOCHREALTIME/./}
-    stop_pod "$tag-$n"
-    t2=${EPOCHREALTIME/./}
-    start_ms+=("$(ms_since "$t0" "$t1")")
-    stop_ms+=("$(ms_since "$t1" "$t2")")
-  done
-else
-  for ((n = 0; n < iterations; n++)); do
-    t0=${EPOCHREALTIME/./}
-    start_pod "$tag-$n"
-    t1=${EPOCHREALTIME/./}
-    start_ms+=("$(ms_since "$t0" "$t1")")
-  done
-  for ((n = 0; n < iterations; n++)); do
-    t0=${EPOCHREALTIME/./}
-    stop_pod "$tag-$n"
-    t1=${EPOCHREALTIME/./}
-    stop_ms+=("$(ms_since "$t0" "$t1")")
-  done
-fi
 
 # Nearest-rank percentiles, as crius_pod_bench computes them.
 stats() {
@@ -146,19 +91,87 @@ stats() {
   printf ',"samples_ms":[%s]}' "$(IFS=,; echo "$*")"
 }
 
-start_json=$(stats "${start_ms[@]}")
-stop_json=$(stats "${stop_ms[@]}")
-doc=$(printf '{"name":"floor","network":"%s","plugins":["loopback"%s],"iterations":%d,"mode":"%s","calls":{"start (netns add + CNI ADD)":%s,"teardown (CNI DEL + netns del)":%s}}' \
-  "$net_name" "$(printf ',"%s"' "${plugin_types[@]}")" "$iterations" \
-  "$( ((interleaved)) && echo interleaved || echo batch)" "$start_json" "$stop_json")
-
-printf 'floor: ip netns add + CNI ADD (loopback, %s), %d iterations, %s\n' "${plugin_types[*]}" \
-  "$iterations" "$( ((interleaved)) && echo "one pod at a time" || echo "all started, then all torn down")"
-printf '%-34s %6s %9s %9s %9s %9s %9s\n' "step" "n" "p50 ms" "p90 ms" "p99 ms" "mean ms" "max ms"
-jq -r '.calls | to_entries[] | [.key, .value.n, .value.p50_ms, .value.p90_ms, .value.p99_ms, .value.mean_ms, .value.max_ms] | @tsv' <<<"$doc" |
-  while IFS=$'\t' read -r k n a b c d e; do
-    printf '%-34s %6d %9.2f %9.2f %9.2f %9.2f %9.2f\n' "$k" "$n" "$a" "$b" "$c" "$d" "$e"
+floor_pod_cleanup() {
+  # Pods an interrupted run left: DEL accepts what never happened.
+  local ns
+  for ns in "${!live[@]}"; do
+    stop_pod "$ns" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
   done
-if [[ -n $json_out ]]; then
-  jq . <<<"$doc" >"$json_out"
+}
+
+floor_pod_main() {
+  conflist=""
+  iterations=100
+  warmup=3
+  json_out=""
+  interleaved=0
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --conflist) conflist=$2; shift 2 ;;
+      --iterations) iterations=$2; shift 2 ;;
+      --warmup) warmup=$2; shift 2 ;;
+      --cni-path) cni_path=$2; shift 2 ;;
+      --json) json_out=$2; shift 2 ;;
+      --interleaved) interleaved=1; shift ;;
+      *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+  done
+  [[ -n $conflist ]] || { echo "--conflist is required" >&2; exit 2; }
+
+  floor_load_conflist "$conflist"
+  tag="floorbench-$$"
+  trap floor_pod_cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  declare -a start_ms=() stop_ms=()
+  for ((n = 0; n < warmup; n++)); do
+    start_pod "$tag-w$n"
+    stop_pod "$tag-w$n"
+  done
+  if ((interleaved)); then
+    for ((n = 0; n < iterations; n++)); do
+      t0=${EPOCHREALTIME/./}
+      start_pod "$tag-$n"
+      t1=${EPOCHREALTIME/./}
+      stop_pod "$tag-$n"
+      t2=${EPOCHREALTIME/./}
+      start_ms+=("$(ms_since "$t0" "$t1")")
+      stop_ms+=("$(ms_since "$t1" "$t2")")
+    done
+  else
+    for ((n = 0; n < iterations; n++)); do
+      t0=${EPOCHREALTIME/./}
+      start_pod "$tag-$n"
+      t1=${EPOCHREALTIME/./}
+      start_ms+=("$(ms_since "$t0" "$t1")")
+    done
+    for ((n = 0; n < iterations; n++)); do
+      t0=${EPOCHREALTIME/./}
+      stop_pod "$tag-$n"
+      t1=${EPOCHREALTIME/./}
+      stop_ms+=("$(ms_since "$t0" "$t1")")
+    done
+  fi
+
+  start_json=$(stats "${start_ms[@]}")
+  stop_json=$(stats "${stop_ms[@]}")
+  doc=$(printf '{"name":"floor","network":"%s","plugins":["loopback"%s],"iterations":%d,"mode":"%s","calls":{"start (netns add + CNI ADD)":%s,"teardown (CNI DEL + netns del)":%s}}' \
+    "$net_name" "$(printf ',"%s"' "${plugin_types[@]}")" "$iterations" \
+    "$( ((interleaved)) && echo interleaved || echo batch)" "$start_json" "$stop_json")
+
+  printf 'floor: ip netns add + CNI ADD (loopback, %s), %d iterations, %s\n' "${plugin_types[*]}" \
+    "$iterations" "$( ((interleaved)) && echo "one pod at a time" || echo "all started, then all torn down")"
+  printf '%-34s %6s %9s %9s %9s %9s %9s\n' "step" "n" "p50 ms" "p90 ms" "p99 ms" "mean ms" "max ms"
+  jq -r '.calls | to_entries[] | [.key, .value.n, .value.p50_ms, .value.p90_ms, .value.p99_ms, .value.mean_ms, .value.max_ms] | @tsv' <<<"$doc" |
+    while IFS=$'\t' read -r k n a b c d e; do
+      printf '%-34s %6d %9.2f %9.2f %9.2f %9.2f %9.2f\n' "$k" "$n" "$a" "$b" "$c" "$d" "$e"
+    done
+  if [[ -n $json_out ]]; then
+    jq . <<<"$doc" >"$json_out"
+  fi
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  set -euo pipefail
+  floor_pod_main "$@"
 fi

@@ -34,6 +34,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+bench_name=run_pod_bench
+# log, stop_pid, wait_for_socket, write_conflist, clean_iptables,
+# start_containerd and the clean-up helpers.
+# shellcheck source=bench/lib_containerd.sh
+source "$here/lib_containerd.sh"
 criusd=""
 pod_bench=""
 pods=100
@@ -90,42 +95,8 @@ run_id=$(printf '%08x' $((RANDOM * 65536 + RANDOM)))
 
 T=$(mktemp -d /tmp/crius-podbench-XXXXXX)
 criusd_pid=""
-ctr_pid=""
 results=${out:-$T/results}
 mkdir -p "$results" "$T/crius" "$T/ctr" "$T/logs" "$T/run"
-
-log() { printf '[run_pod_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-stop_pid() {  # pid name: SIGTERM, wait up to 30 s, then SIGKILL
-  local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$2 ($pid) ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-# Removes the iptables rules and chains CNI left for one network: the bridge
-# plugin's per-pod masquerade chains are jumped to from POSTROUTING with a
-# comment naming the network.
-clean_iptables() {  # network name
-  local net=$1 rule chain
-  while read -r rule; do
-    chain=$(sed -n 's/.* -j \(CNI-[0-9a-f]*\)$/\1/p' <<<"$rule")
-    # shellcheck disable=SC2086  # the rule is iptables-save's own words
-    eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null || true
-    if [[ -n $chain ]]; then
-      iptables -t nat -F "$chain" 2>/dev/null || true
-      iptables -t nat -X "$chain" 2>/dev/null || true
-    fi
-  done < <(iptables-save -t nat | grep -F -- "-A POSTROUTING" | grep -F "name: \\\"$net\\\"" || true)
-}
 
 cleanup() {
   local status=$?
@@ -140,39 +111,10 @@ cleanup() {
   fi
   stop_pid "$criusd_pid" criusd
   stop_pid "$ctr_pid" containerd
-  # containerd's shims outlive it; only those started for this tree (their
-  # argv names its socket) are ended, each by PID.
-  local p cmd
-  for p in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-    if [[ $cmd == *containerd-shim* && $cmd == *"$T/ctr/"* ]]; then
-      log "ending leftover shim ${p#/proc/}"
-      kill -KILL "${p#/proc/}" 2>/dev/null
-    fi
-  done
-  # Pod cgroups of this run (crius removes its own; runc leaves the parents
-  # containerd was given): end what is still inside, then remove deepest
-  # first.
-  local cg d
-  for cg in /sys/fs/cgroup/*/crius-bench-"$run_id" /sys/fs/cgroup/crius-bench-"$run_id"; do
-    [[ -d $cg ]] || continue
-    while read -r d; do
-      while read -r p; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done <"$d/cgroup.procs"
-    done < <(find "$cg" -type d)
-    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-  done
-  # Mounts left under the tree (pins, shm, rootfs), deepest first.
-  awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null; done
-  # Network namespaces pinned by crius pods of this tree.
-  local f ns
-  for f in "$T"/crius/root/sandboxes/*.json; do
-    [[ -f $f ]] || continue
-    ns=$(jq -r '.namespaces.net // empty' "$f")
-    if [[ -n $ns && -e $ns ]]; then
-      umount -l "$ns" 2>/dev/null; rm -f "$ns"
-    fi
-  done
+  end_leftover_shims
+  clean_bench_cgroups "$run_id"
+  umount_under "$T"
+  remove_crius_netns "$T/crius/root"
   ip link del "$crius_bridge" 2>/dev/null
   ip link del "$ctr_bridge" 2>/dev/null
   clean_iptables "$crius_net"
@@ -188,42 +130,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-write_conflist() {  # path name bridge subnet ipam_dir
-  cat >"$1" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$2",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$3",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$5",
-        "routes": [{ "dst": "0.0.0.0/0" }],
-        "ranges": [[{ "subnet": "$4" }]]
-      }
-    },
-    { "type": "portmap", "capabilities": { "portMappings": true } }
-  ]
-}
-EOF
-}
-
-wait_for_socket() {  # path pid name
-  local i
-  for ((i = 0; i < 300; i++)); do
-    [[ -S $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { log "$3 exited during startup"; return 1; }
-    sleep 0.1
-  done
-  log "$3 did not create $1 within 30 s"
-  return 1
-}
 
 start_criusd() {
   local d=$T/crius
@@ -244,56 +150,6 @@ EOF
   criusd_pid=$!
   wait_for_socket "$d/crius.sock" "$criusd_pid" criusd
   log "criusd $criusd_pid on unix://$d/crius.sock"
-}
-
-start_containerd() {
-  local d=$T/ctr
-  mkdir -p "$d/net.d"
-  write_conflist "$d/net.d/10-$ctr_net.conflist" "$ctr_net" "$ctr_bridge" "$ctr_subnet" "$d/ipam"
-  # restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which
-  # this machine lacks (runc would fail); criusd clamps the same way.
-  cat >"$d/config.toml" <<EOF
-version = 2
-root = "$d/root"
-state = "$T/run/containerd"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "$d/containerd.sock"
-[ttrpc]
-  address = "$d/containerd.sock.ttrpc"
-[debug]
-  address = ""
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$pause_image"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_selinux = false
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        BinaryName = "$(command -v runc)"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$d/net.d"
-    max_conf_num = 1
-EOF
-  containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
-  ctr_pid=$!
-  wait_for_socket "$d/containerd.sock" "$ctr_pid" containerd
-  "$here/make_pause_image.sh" "$T/pause.tar" "$pause_image" >/dev/null
-  ctr -a "$d/containerd.sock" -n k8s.io images import "$T/pause.tar" >/dev/null
-  log "containerd $ctr_pid on unix://$d/containerd.sock, sandbox image $pause_image imported"
 }
 
 # One pod through its lifecycle: proves RunPodSandbox works (and creates the
@@ -379,16 +235,7 @@ fi
 
 # Merging: every call's samples from all rounds, summarised again with the
 # same nearest-rank percentiles crius_pod_bench uses.
-jq_lib='
-def pct($s; $p): ($s | length) as $n | (($p / 100 * $n) | ceil) as $r
-  | $s[(if $r < 1 then 1 else $r end) - 1];
-def summary: sort as $s
-  | {n: ($s | length), p50_ms: pct($s; 50), p90_ms: pct($s; 90), p99_ms: pct($s; 99),
-     mean_ms: (($s | add) / ($s | length) * 1000 | round / 1000), min_ms: $s[0], max_ms: $s[-1]};
-def merge_calls($docs; sel):
-  reduce ($docs[0] | sel | keys_unsorted[]) as $k
-    ({}; .[$k] = ([$docs[] | sel | .[$k].samples_ms // empty] | add | summary));
-'
+jq_lib=$bench_jq_lib
 merge_runtime() {  # name
   local files=("$results"/rounds/"$1"-[0-9]*.json) list=$results/rounds/$1-list.json
   [[ -f ${files[0]} ]] || return 0

@@ -1,0 +1,212 @@
+# shellcheck shell=bash
+# Shared by the benchmark drivers (run_pod_bench.sh, run_container_bench.sh):
+# a private containerd with its CRI plugin on a temp tree, the CNI conflist
+# both runtimes get, and the clean-up of what CNI, runc and containerd's
+# shims leave behind. Sourced, never run.
+#
+# The caller sets, before calling start_containerd:
+#   here          the bench/ directory (for make_pause_image.sh)
+#   T             the run's temp tree; containerd lives in $T/ctr, its state
+#                 in $T/run/containerd
+#   ctr_net ctr_bridge ctr_subnet   containerd's network
+#   pause_image   the sandbox image to build and import
+#   ctr_extra_toml (optional) appended to the config, e.g. registry mirrors
+# and gets ctr_pid (containerd's PID).
+
+bench_name=${bench_name:-bench}
+ctr_pid=""
+
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "$bench_name" -1 "$*" >&2; }
+
+stop_pid() {  # pid name: SIGTERM, wait up to 30 s, then SIGKILL
+  local pid=$1 i
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$2 ($pid) ignored SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+wait_for_socket() {  # path pid name
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [[ -S $1 ]] && return 0
+    kill -0 "$2" 2>/dev/null || { log "$3 exited during startup"; return 1; }
+    sleep 0.1
+  done
+  log "$3 did not create $1 within 30 s"
+  return 1
+}
+
+# The deploy conflist's shape: bridge with isGateway, ipMasq, hairpinMode;
+# host-local; portmap. (loopback is attached by the runtimes themselves.)
+write_conflist() {  # path name bridge subnet ipam_dir
+  cat >"$1" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$2",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$3",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$5",
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "ranges": [[{ "subnet": "$4" }]]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+}
+
+# Removes the iptables rules and chains CNI left for one network: the bridge
+# plugin's per-pod masquerade chains are jumped to from POSTROUTING with a
+# comment naming the network.
+clean_iptables() {  # network name
+  local net=$1 rule chain
+  while read -r rule; do
+    chain=$(sed -n 's/.* -j \(CNI-[0-9a-f]*\)$/\1/p' <<<"$rule")
+    # shellcheck disable=SC2086  # the rule is iptables-save's own words
+    eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null || true
+    if [[ -n $chain ]]; then
+      iptables -t nat -F "$chain" 2>/dev/null || true
+      iptables -t nat -X "$chain" 2>/dev/null || true
+    fi
+  done < <(iptables-save -t nat | grep -F -- "-A POSTROUTING" | grep -F "name: \\\"$net\\\"" || true)
+}
+
+start_containerd() {
+  local d=$T/ctr
+  mkdir -p "$d/net.d"
+  write_conflist "$d/net.d/10-$ctr_net.conflist" "$ctr_net" "$ctr_bridge" "$ctr_subnet" "$d/ipam"
+  # restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which
+  # this machine lacks (runc would fail); criusd clamps the same way.
+  cat >"$d/config.toml" <<EOF
+version = 2
+root = "$d/root"
+state = "$T/run/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$d/containerd.sock"
+[ttrpc]
+  address = "$d/containerd.sock.ttrpc"
+[debug]
+  address = ""
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_image"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        BinaryName = "$(command -v runc)"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$d/net.d"
+    max_conf_num = 1
+${ctr_extra_toml:-}
+EOF
+  containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+  ctr_pid=$!
+  wait_for_socket "$d/containerd.sock" "$ctr_pid" containerd
+  "$here/make_pause_image.sh" "$T/pause.tar" "$pause_image" >/dev/null
+  ctr -a "$d/containerd.sock" -n k8s.io images import "$T/pause.tar" >/dev/null
+  log "containerd $ctr_pid on unix://$d/containerd.sock, sandbox image $pause_image imported"
+}
+
+# containerd's shims outlive it; only those started for this tree (their
+# argv names its socket) are ended, each by PID.
+end_leftover_shims() {
+  local p cmd
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+    if [[ $cmd == *containerd-shim* && $cmd == *"$T/ctr/"* ]]; then
+      log "ending leftover shim ${p#/proc/}"
+      kill -KILL "${p#/proc/}" 2>/dev/null
+    fi
+  done
+}
+
+# Pod cgroups of one run (crius removes its own; runc leaves the parents
+# containerd was given): end what is still inside, then remove deepest
+# first.
+clean_bench_cgroups() {  # run id
+  local cg d p
+  for cg in /sys/fs/cgroup/*/crius-bench-"$1" /sys/fs/cgroup/crius-bench-"$1"; do
+    [[ -d $cg ]] || continue
+    while read -r d; do
+      while read -r p; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done <"$d/cgroup.procs"
+    done < <(find "$cg" -type d)
+    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  return 0
+}
+
+# Mounts left under the temp tree (pins, shm, rootfs), deepest first.
+umount_under() {  # dir
+  awk -v t="$1/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  return 0
+}
+
+# Network namespaces pinned by criusd's pods whose records are in a root.
+remove_crius_netns() {  # criusd root
+  local f ns
+  for f in "$1"/sandboxes/*.json; do
+    [[ -f $f ]] || continue
+    ns=$(jq -r '.namespaces.net // empty' "$f")
+    if [[ -n $ns && -e $ns ]]; then
+      umount -l "$ns" 2>/dev/null; rm -f "$ns"
+    fi
+  done
+  return 0
+}
+
+# VmRSS of a process in kB, and the sum of Pss over some processes in kB.
+vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+pss_kb() {  # pids...
+  local p sum=0 v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
+# jq definitions for merging rounds: nearest-rank percentiles as the bench
+# programs compute them, and the samples of every call merged over docs.
+# shellcheck disable=SC2016  # jq's own variables
+bench_jq_lib='
+def pct($s; $p): ($s | length) as $n | (($p / 100 * $n) | ceil) as $r
+  | $s[(if $r < 1 then 1 else $r end) - 1];
+def summary: sort as $s
+  | {n: ($s | length), p50_ms: pct($s; 50), p90_ms: pct($s; 90), p99_ms: pct($s; 99),
+     mean_ms: (($s | add) / ($s | length) * 1000 | round / 1000), min_ms: $s[0], max_ms: $s[-1]};
+def merge_calls($docs; sel):
+  reduce ($docs[0] | sel | keys_unsorted[]) as $k
+    ({}; .[$k] = ([$docs[] | sel | .[$k].samples_ms // empty] | add | summary));
+'
