@@ -2,119 +2,10 @@
 // cgroups, with an image pulled from a registry on loopback. The pods use
 // the node's network so these tests need no CNI plugins.
 
-#include <sys/stat.h>
-
-#include <fstream>
-#include <sstream>
-
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "common/files.h"
-#include "gtest/gtest.h"
-#include "test/support/image_builder.h"
-#include "test/support/registry_fixture.h"
-#include "test/support/test_daemon.h"
+#include "test/e2e/container_util.h"
 
 namespace crius::testing {
 namespace {
-
-using runtime::v1::ContainerState;
-
-class ContainerE2E : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto reg = RegistryFixture::Start();
-    ASSERT_TRUE(reg.ok()) << reg.status();
-    registry_ = std::move(*reg);
-    auto rootfs = BusyboxRootfs();
-    ASSERT_TRUE(rootfs.ok()) << rootfs.status();
-    auto img = ImageBuilder().AddLayer(*rootfs, Compression::kGzip).Cmd({"/bin/sh"}).Build();
-    ASSERT_TRUE(img.ok()) << img.status();
-    ASSERT_TRUE(registry_->Push(*img, "e2e/busybox:v1").ok());
-    image_ = registry_->host() + "/e2e/busybox:v1";
-    ASSERT_TRUE(d_.Start().ok()) << d_.Log();
-    runtime::v1::PullImageRequest pull;
-    pull.mutable_image()->set_image(image_);
-    ASSERT_TRUE(d_.client().PullImage(pull).ok()) << d_.Log();
-    pod_config_.mutable_metadata()->set_name("ctr-pod");
-    pod_config_.mutable_metadata()->set_namespace_("e2e");
-    pod_config_.mutable_metadata()->set_uid("uid-" + std::to_string(::getpid()));
-    pod_config_.set_log_directory(d_.dir() + "/logs");
-    auto* ns = pod_config_.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-    ns->set_network(runtime::v1::NODE);
-    if (SharedPid()) ns->set_pid(runtime::v1::POD);
-    runtime::v1::RunPodSandboxRequest run;
-    *run.mutable_config() = pod_config_;
-    auto pod = d_.client().RunPodSandbox(run);
-    ASSERT_TRUE(pod.ok()) << pod.status() << d_.Log();
-    pod_id_ = pod->pod_sandbox_id();
-  }
-
-  void TearDown() override {
-    if (!pod_id_.empty() && d_.Running()) {
-      runtime::v1::RemovePodSandboxRequest rm;
-      rm.set_pod_sandbox_id(pod_id_);
-      EXPECT_TRUE(d_.client().RemovePodSandbox(rm).ok()) << d_.Log();
-    }
-  }
-
-  virtual bool SharedPid() const { return false; }
-
-  absl::StatusOr<std::string> Create(const std::string& name, std::vector<std::string> cmd) {
-    runtime::v1::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod_id_);
-    *req.mutable_sandbox_config() = pod_config_;
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_image()->set_image(image_);
-    for (auto& a : cmd) c->add_command(a);
-    c->set_log_path(name + ".log");
-    auto resp = d_.client().CreateContainer(req);
-    if (!resp.ok()) return resp.status();
-    return resp->container_id();
-  }
-
-  absl::Status Start(const std::string& id) {
-    runtime::v1::StartContainerRequest req;
-    req.set_container_id(id);
-    return d_.client().StartContainer(req).status();
-  }
-
-  absl::StatusOr<runtime::v1::ContainerStatus> Status(const std::string& id) {
-    runtime::v1::ContainerStatusRequest req;
-    req.set_container_id(id);
-    auto resp = d_.client().ContainerStatus(req);
-    if (!resp.ok()) return resp.status();
-    return resp->status();
-  }
-
-  // Waits (with a deadline) until the container reaches `state`.
-  runtime::v1::ContainerStatus WaitFor(const std::string& id, ContainerState state) {
-    runtime::v1::ContainerStatus last;
-    for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
-      auto st = Status(id);
-      if (st.ok()) {
-        last = *st;
-        if (st->state() == state) return last;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ADD_FAILURE() << "container " << id << " never reached " << ContainerState_Name(state)
-                  << "; last " << last.DebugString() << d_.Log();
-    return last;
-  }
-
-  std::string ReadLog(const std::string& name) {
-    auto text = ReadFile(pod_config_.log_directory() + "/" + name + ".log");
-    return text.ok() ? *text : "";
-  }
-
-  TestDaemon d_;
-  std::unique_ptr<RegistryFixture> registry_;
-  std::string image_;
-  runtime::v1::PodSandboxConfig pod_config_;
-  std::string pod_id_;
-};
 
 TEST_F(ContainerE2E, RunsToCompletionWithExitCodeAndCriLog) {
   auto id = Create("exits", {"/bin/sh", "-c", "echo hello; echo oops >&2; exit 3"});
@@ -164,6 +55,23 @@ TEST_F(ContainerE2E, ExecSyncStopAndListOfALongRunningContainer) {
   slow.add_cmd("30");
   slow.set_timeout(1);
   EXPECT_EQ(d_.client().ExecSync(slow).status().code(), absl::StatusCode::kDeadlineExceeded);
+  // The timed-out command itself is gone from the container, not only the
+  // runtime's exec: otherwise every hung probe would leave one behind.
+  const std::vector<std::string> ps = {
+      "/bin/sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"};
+  std::string procs;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    procs = Exec(*id, ps).stdout();
+    if (!absl::StrContains(procs, "/bin/sleep 30")) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(absl::StrContains(procs, "/bin/sleep 1000")) << procs;
+  EXPECT_FALSE(absl::StrContains(procs, "/bin/sleep 30")) << procs;
+
+  // Output is kept whole well past the 1 MiB a pipe holds (up to 16 MiB).
+  auto big = Exec(*id, {"/bin/sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' x"});
+  EXPECT_EQ(big.stdout().size(), 5000000u);
+  EXPECT_EQ(big.stdout().find_first_not_of('x'), std::string::npos);
 
   runtime::v1::ListContainersRequest list;
   list.mutable_filter()->set_pod_sandbox_id(pod_id_);
