@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "common/unique_fd.h"
 
 namespace crius::oci {
 namespace {
@@ -99,6 +101,21 @@ absl::Status SpawnError(const absl::Status& s, const std::vector<std::string>& a
   if (absl::IsDeadlineExceeded(s)) return s;
   return absl::FailedPreconditionError(
       absl::StrCat("cannot run OCI runtime: ", DescribeArgv(argv), ": ", s.message()));
+}
+
+// SIGKILLs the process whose pid `runc exec --pid-file` wrote, called right
+// after `runc exec` was killed on a timeout. The process was alive then (the
+// command was still running), and pids are handed out in sequence up to
+// pid_max, so the pid cannot have been reused in the moment since; the
+// pidfd pins it from here on. A missing or empty file means runc never
+// started the process.
+void KillExecProcess(const std::string& pid_file) {
+  auto text = ReadFile(pid_file, 64);
+  int pid = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 1) return;
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return;  // already gone
+  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
 }
 
 }  // namespace
@@ -354,7 +371,8 @@ absl::Status RuntimeClient::Update(const std::string& id, const nlohmann::json& 
 absl::StatusOr<ExecResult> RuntimeClient::ExecProcess(const std::string& id,
                                                       const nlohmann::json& process,
                                                       const std::string& process_file_dir,
-                                                      absl::Duration timeout) {
+                                                      absl::Duration timeout,
+                                                      size_t max_output) {
   RETURN_IF_ERROR(ValidateContainerId(id));
   if (!options_.root.empty() && !StateDirExists(id)) {
     return absl::NotFoundError(
@@ -369,13 +387,21 @@ absl::StatusOr<ExecResult> RuntimeClient::ExecProcess(const std::string& id,
   CallLog log(process_file_dir);
   RETURN_IF_ERROR(log.status());
   const std::string process_file = log.path() + ".process.json";
+  const std::string pid_file = log.path() + ".pid";
   RETURN_IF_ERROR(WriteFileAtomic(process_file, text, 0600));
   ExecOptions o;
-  o.argv = Argv({"exec", "--process", process_file, id}, {"--log", log.path()});
+  o.argv = Argv({"exec", "--process", process_file, "--pid-file", pid_file, id},
+                {"--log", log.path()});
   o.env = kRuntimeEnv;
   o.timeout = timeout == absl::ZeroDuration() ? options_.timeout : timeout;
+  o.max_output = max_output;
   absl::StatusOr<ExecResult> r = Exec(o);
   ::unlink(process_file.c_str());
+  // Killing `runc exec` on a timeout orphans the process it started inside
+  // the container; it must not outlive the call (a hung probe would pile up
+  // one process per period).
+  if (!r.ok() && absl::IsDeadlineExceeded(r.status())) KillExecProcess(pid_file);
+  ::unlink(pid_file.c_str());
   if (!r.ok()) return SpawnError(r.status(), o.argv);
   std::string errors = log.Errors();
   if (!errors.empty()) return Classify(id, o.argv, *r, errors);

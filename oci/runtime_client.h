@@ -114,12 +114,18 @@ class RuntimeClient {
 
   // `exec --process <file>`: runs an OCI process object inside the container
   // and waits for it (at most `timeout`, the client's timeout when zero).
-  // The result is the process's exit code and output. `process_file_dir`
-  // receives the temporary process.json (it is removed afterwards).
+  // The result is the process's exit code and output, each stream capped at
+  // `max_output` bytes (the rest is dropped and flagged truncated).
+  // `process_file_dir` receives the temporary process.json and pid file
+  // (both removed afterwards). On timeout the process inside the container
+  // is killed too, not only the runtime's `exec`, and the error is
+  // DEADLINE_EXCEEDED.
   virtual absl::StatusOr<ExecResult> ExecProcess(const std::string& id,
                                                  const nlohmann::json& process,
                                                  const std::string& process_file_dir,
-                                                 absl::Duration timeout = absl::ZeroDuration());
+                                                 absl::Duration timeout = absl::ZeroDuration(),
+                                                 size_t max_output = kDefaultExecOutput);
+  static constexpr size_t kDefaultExecOutput = size_t{16} << 20;
 
  protected:
   // Full argv: path, --root, global flags, then `args`.

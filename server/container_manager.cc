@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -16,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "oci/container_spec.h"
 #include "oci/spec.h"
+#include "server/record_lookup.h"
 
 namespace crius::server {
 namespace {
@@ -24,6 +26,9 @@ int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
 
 // The tail a termination message may take, as kubelet caps it.
 constexpr size_t kTerminationMessageMax = 4096;
+// ExecSync's stdout and stderr are each cut at this size, as CRI-O and
+// containerd do (it also fits the 16 MiB gRPC message limit kubelet uses).
+constexpr size_t kExecSyncMaxOutput = size_t{16} << 20;
 
 bool CgroupRecordedOom(const std::string& cgroups_path) {
   // cgroup v1: memory.oom_control counts kills; v2: memory.events.
@@ -36,24 +41,6 @@ bool CgroupRecordedOom(const std::string& cgroups_path) {
     if (pos != std::string::npos && text->compare(pos + 9, 1, "0") != 0) return true;
   }
   return false;
-}
-
-// `runc update --resources` input for new limits. Only what the request
-// sets is sent, so unset limits keep their current values.
-nlohmann::json UpdateJson(const runtime::v1::LinuxContainerResources& res, bool cgroup_v2) {
-  nlohmann::json r = nlohmann::json::object();
-  nlohmann::json cpu = nlohmann::json::object();
-  if (res.cpu_shares() > 0) cpu["shares"] = static_cast<uint64_t>(res.cpu_shares());
-  if (res.cpu_quota() != 0) cpu["quota"] = res.cpu_quota();
-  if (res.cpu_period() > 0) cpu["period"] = static_cast<uint64_t>(res.cpu_period());
-  if (!res.cpuset_cpus().empty()) cpu["cpus"] = res.cpuset_cpus();
-  if (!res.cpuset_mems().empty()) cpu["mems"] = res.cpuset_mems();
-  if (!cpu.empty()) r["cpu"] = std::move(cpu);
-  if (res.memory_limit_in_bytes() > 0) r["memory"] = {{"limit", res.memory_limit_in_bytes()}};
-  if (cgroup_v2 && !res.unified().empty()) {
-    for (const auto& [k, v] : res.unified()) r["unified"][k] = v;
-  }
-  return r;
 }
 
 }  // namespace
@@ -95,22 +82,12 @@ void ContainerManager::Publish(ContainerRecord record) {
 
 absl::StatusOr<ContainerManager::RecordPtr> ContainerManager::Get(const std::string& id) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = records_.lower_bound(id);
-  if (it != records_.end() && it->first == id) return it->second;
-  if (it != records_.end() && it->first.compare(0, id.size(), id) == 0) {
-    auto next = std::next(it);
-    if (next == records_.end() || next->first.compare(0, id.size(), id) != 0) return it->second;
-    return absl::InvalidArgumentError(absl::StrCat("container id prefix ", id, " is ambiguous"));
-  }
-  return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  return FindByIdOrPrefix(records_, id, "container");
 }
 
 std::vector<ContainerManager::RecordPtr> ContainerManager::List() const {
   absl::ReaderMutexLock lock(&mu_);
-  std::vector<RecordPtr> out;
-  out.reserve(records_.size());
-  for (const auto& [id, r] : records_) out.push_back(r);
-  return out;
+  return AllRecords(records_);
 }
 
 bool ContainerManager::UsesImage(const std::string& image_id) const {
@@ -427,7 +404,7 @@ absl::Status ContainerManager::RemovePodContainers(const std::string& sandbox_id
 }
 
 absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
-    const runtime::v1::ExecSyncRequest& req) {
+    const runtime::v1::ExecSyncRequest& req, absl::Time call_deadline) {
   ASSIGN_OR_RETURN(RecordPtr r, Get(req.container_id()));
   if (r->state != runtime::v1::CONTAINER_RUNNING) {
     return absl::FailedPreconditionError(absl::StrCat("container ", r->id, " is not running"));
@@ -438,11 +415,17 @@ absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
   if (process.is_discarded()) process = nlohmann::json::object();
   process["args"] = std::vector<std::string>(req.cmd().begin(), req.cmd().end());
   process["terminal"] = false;
-  const absl::Duration timeout = req.timeout() > 0 ? absl::Seconds(req.timeout()) : absl::Minutes(2);
-  auto result = clients->runtime->ExecProcess(r->id, process, r->bundle, timeout);
+  absl::Duration timeout = call_deadline == absl::InfiniteFuture()
+                               ? absl::InfiniteDuration()
+                               : std::max(call_deadline - absl::Now(), absl::Milliseconds(1));
+  if (req.timeout() > 0) timeout = std::min(timeout, absl::Seconds(req.timeout()));
+  auto result = clients->runtime->ExecProcess(r->id, process, r->bundle, timeout,
+                                              kExecSyncMaxOutput);
   if (!result.ok()) {
     if (absl::IsDeadlineExceeded(result.status())) {
-      return absl::DeadlineExceededError(absl::StrCat("command timed out after ", req.timeout(), "s"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "command ", absl::StrJoin(req.cmd(), " "), " timed out after ",
+          req.timeout() > 0 ? absl::StrCat(req.timeout(), "s") : "the call's deadline"));
     }
     return result.status();
   }
@@ -469,7 +452,8 @@ absl::Status ContainerManager::UpdateResources(const std::string& id,
   absl::MutexLock op(&slot->op);
   HandlerClients* clients = ClientsFor(found->runtime_handler);
   if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
-  nlohmann::json resources = UpdateJson(res.linux(), options_.cgroup_v2);
+  nlohmann::json resources =
+      oci::LinuxResourcesJson(res.linux(), options_.cgroup_v2, std::nullopt, found->id);
   RETURN_IF_ERROR(Annotate(clients->runtime->Update(found->id, resources),
                            absl::StrCat("update container ", found->id)));
   absl::MutexLock lock(&mu_);

@@ -56,7 +56,11 @@ class ContainerManager {
   // Stop and Remove succeed for an unknown id.
   absl::Status Stop(const std::string& id, int64_t timeout_seconds);
   absl::Status Remove(const std::string& id);
-  absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(const runtime::v1::ExecSyncRequest& req);
+  // Runs req.cmd in the container. A timeout of 0 means none, as the CRI
+  // says: the command runs until the caller's deadline (`call_deadline`).
+  // Each stream is capped at 16 MiB.
+  absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(
+      const runtime::v1::ExecSyncRequest& req, absl::Time call_deadline = absl::InfiniteFuture());
   absl::Status ReopenLog(const std::string& id);
   absl::Status UpdateResources(const std::string& id, const runtime::v1::ContainerResources& res);
 

@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "server/container_manager.h"
 #include "server/cri_service.h"
+#include "server/stream_batches.h"
 
 namespace crius::server {
 namespace {
@@ -119,23 +120,14 @@ absl::Status CriService::ListContainers(const CallContext&, const runtime::v1::L
 absl::Status CriService::StreamContainers(
     const CallContext&, const runtime::v1::StreamContainersRequest& req,
     const std::function<bool(const runtime::v1::StreamContainersResponse&)>& send) {
-  constexpr int kBatch = 256;
-  runtime::v1::StreamContainersResponse batch;
-  for (const auto& r : containers_->List()) {
-    if (req.has_filter() && !Matches(req.filter(), *r)) continue;
-    FillContainer(*r, batch.add_containers());
-    if (batch.containers_size() == kBatch) {
-      if (!send(batch)) return absl::CancelledError("client went away");
-      batch.Clear();
-    }
-  }
-  if (batch.containers_size() > 0 && !send(batch)) return absl::CancelledError("client went away");
-  return absl::OkStatus();
+  return StreamInBatches<runtime::v1::StreamContainersResponse>(
+      containers_->List(), [&](const auto& r) { return !req.has_filter() || Matches(req.filter(), *r); },
+      [](const auto& r, auto& batch) { FillContainer(*r, batch.add_containers()); }, send);
 }
 
-absl::Status CriService::ExecSync(const CallContext&, const runtime::v1::ExecSyncRequest& req,
+absl::Status CriService::ExecSync(const CallContext& ctx, const runtime::v1::ExecSyncRequest& req,
                                   runtime::v1::ExecSyncResponse* resp) {
-  ASSIGN_OR_RETURN(*resp, containers_->ExecSync(req));
+  ASSIGN_OR_RETURN(*resp, containers_->ExecSync(req, ctx.deadline));
   return absl::OkStatus();
 }
 
