@@ -486,10 +486,11 @@ bool DetectSwapLimit() {
   return false;
 }
 
-json BuildResources(const ContainerSpecInput& in, json device_rules) {
-  json r{{"devices", std::move(device_rules)}};
-  if (!in.config->linux().has_resources()) return r;
-  const v1::LinuxContainerResources& res = in.config->linux().resources();
+}  // namespace
+
+json LinuxResourcesJson(const v1::LinuxContainerResources& res, bool cgroup_v2,
+                        std::optional<bool> swap_limit_supported, const std::string& container_id) {
+  json r = json::object();
   json cpu = json::object();
   if (res.cpu_shares() > 0) cpu["shares"] = static_cast<uint64_t>(res.cpu_shares());
   if (res.cpu_quota() != 0) cpu["quota"] = res.cpu_quota();
@@ -501,7 +502,7 @@ json BuildResources(const ContainerSpecInput& in, json device_rules) {
   json memory = json::object();
   if (res.memory_limit_in_bytes() > 0) memory["limit"] = res.memory_limit_in_bytes();
   bool swap_ok =
-      in.swap_limit_supported.value_or(false) || (!in.swap_limit_supported.has_value() && [] {
+      swap_limit_supported.value_or(false) || (!swap_limit_supported.has_value() && [] {
         static const bool detected = DetectSwapLimit();
         return detected;
       }());
@@ -509,7 +510,7 @@ json BuildResources(const ContainerSpecInput& in, json device_rules) {
     if (swap_ok) {
       memory["swap"] = res.memory_swap_limit_in_bytes();
     } else {
-      CRIUS_LOG(kWarn) << "container " << in.container_id
+      CRIUS_LOG(kWarn) << "container " << container_id
                        << ": memory_swap_limit_in_bytes ignored, the node has "
                           "no swap accounting";
     }
@@ -528,16 +529,27 @@ json BuildResources(const ContainerSpecInput& in, json device_rules) {
     r["hugepageLimits"] = std::move(pages);
   }
   if (!res.unified().empty()) {
-    if (in.pod.cgroup_v2) {
+    if (cgroup_v2) {
       json unified = json::object();
       for (const auto& [key, value] : res.unified()) unified[key] = value;
       r["unified"] = std::move(unified);
     } else {
       // runc refuses unified keys on a v1 hierarchy, failing the create.
-      CRIUS_LOG(kWarn) << "container " << in.container_id
+      CRIUS_LOG(kWarn) << "container " << container_id
                        << ": unified cgroup settings ignored on a cgroup v1 node";
     }
   }
+  return r;
+}
+
+namespace {
+
+json BuildResources(const ContainerSpecInput& in, json device_rules) {
+  json r = in.config->linux().has_resources()
+               ? LinuxResourcesJson(in.config->linux().resources(), in.pod.cgroup_v2,
+                                    in.swap_limit_supported, in.container_id)
+               : json::object();
+  r["devices"] = std::move(device_rules);
   return r;
 }
 

@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/api.pb.h"
+#include "nlohmann/json.hpp"
 #include "oci/spec.h"
 
 namespace crius::oci {
@@ -94,6 +95,14 @@ struct ContainerSpecInput {
 // for an image that cannot be run as asked (user not in its /etc/passwd, bad
 // image config JSON), NotFound for a missing Localhost seccomp profile.
 absl::StatusOr<Spec> BuildContainerSpec(const ContainerSpecInput& in);
+
+// The OCI linux.resources object (cpu, memory with swap = memory when the
+// node accounts swap, hugepages, unified on v2) for CRI resources, without
+// devices. The spec builder uses it at create and UpdateContainerResources
+// hands it to `runc update`. `swap_limit_supported` nullopt: detected.
+nlohmann::json LinuxResourcesJson(const runtime::v1::LinuxContainerResources& res, bool cgroup_v2,
+                                  std::optional<bool> swap_limit_supported,
+                                  const std::string& container_id);
 
 // The image's StopSignal (e.g. "SIGQUIT", "QUIT", "15", "SIGRTMIN+3") as a
 // signal number; SIGTERM when the image sets none. InvalidArgument for an

@@ -7,6 +7,7 @@
 #include "image/image_manager.h"
 #include "nlohmann/json.hpp"
 #include "server/cri_service.h"
+#include "server/stream_batches.h"
 
 namespace crius::server {
 namespace {
@@ -93,17 +94,9 @@ absl::Status CriService::StreamImages(
   *list_req.mutable_filter() = req.filter();
   runtime::v1::ListImagesResponse all;
   RETURN_IF_ERROR(ListImages(CallContext{}, list_req, &all));
-  constexpr int kBatch = 256;
-  runtime::v1::StreamImagesResponse batch;
-  for (auto& img : *all.mutable_images()) {
-    *batch.add_images() = std::move(img);
-    if (batch.images_size() == kBatch) {
-      if (!send(batch)) return absl::CancelledError("client went away");
-      batch.Clear();
-    }
-  }
-  if (batch.images_size() > 0 && !send(batch)) return absl::CancelledError("client went away");
-  return absl::OkStatus();
+  return StreamInBatches<runtime::v1::StreamImagesResponse>(
+      *all.mutable_images(), [](const auto&) { return true; },
+      [](auto& img, auto& batch) { *batch.add_images() = std::move(img); }, send);
 }
 
 absl::Status CriService::RemoveImage(const CallContext&, const runtime::v1::RemoveImageRequest& req,

@@ -18,6 +18,7 @@
 #include "sandbox/pod_files.h"
 #include "sandbox/shm.h"
 #include "sandbox/sysctl.h"
+#include "server/record_lookup.h"
 
 namespace crius::server {
 namespace {
@@ -307,22 +308,12 @@ void SandboxManager::Publish(SandboxRecord record) {
 
 absl::StatusOr<SandboxManager::RecordPtr> SandboxManager::Get(const std::string& id) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = records_.lower_bound(id);
-  if (it != records_.end() && it->first == id) return it->second;
-  if (it != records_.end() && it->first.compare(0, id.size(), id) == 0) {
-    auto next = std::next(it);
-    if (next == records_.end() || next->first.compare(0, id.size(), id) != 0) return it->second;
-    return absl::InvalidArgumentError(absl::StrCat("pod sandbox id prefix ", id, " is ambiguous"));
-  }
-  return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  return FindByIdOrPrefix(records_, id, "pod sandbox");
 }
 
 std::vector<SandboxManager::RecordPtr> SandboxManager::List() const {
   absl::ReaderMutexLock lock(&mu_);
-  std::vector<RecordPtr> out;
-  out.reserve(records_.size());
-  for (const auto& [id, r] : records_) out.push_back(r);
-  return out;
+  return AllRecords(records_);
 }
 
 absl::Status SandboxManager::WithPodLocked(const std::string& id,

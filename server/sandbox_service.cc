@@ -7,6 +7,7 @@
 #include "nlohmann/json.hpp"
 #include "server/cri_service.h"
 #include "server/sandbox_manager.h"
+#include "server/stream_batches.h"
 
 namespace crius::server {
 namespace {
@@ -117,20 +118,9 @@ absl::Status CriService::ListPodSandbox(const CallContext&, const runtime::v1::L
 absl::Status CriService::StreamPodSandboxes(
     const CallContext&, const runtime::v1::StreamPodSandboxesRequest& req,
     const std::function<bool(const runtime::v1::StreamPodSandboxesResponse&)>& send) {
-  // Batches keep each message far below the gRPC size limit however many
-  // pods there are; every pod goes out exactly once.
-  constexpr int kBatch = 256;
-  runtime::v1::StreamPodSandboxesResponse batch;
-  for (const auto& r : sandboxes_->List()) {
-    if (req.has_filter() && !Matches(req.filter(), *r)) continue;
-    FillPodSandbox(*r, batch.add_pod_sandboxes());
-    if (batch.pod_sandboxes_size() == kBatch) {
-      if (!send(batch)) return absl::CancelledError("client went away");
-      batch.Clear();
-    }
-  }
-  if (batch.pod_sandboxes_size() > 0 && !send(batch)) return absl::CancelledError("client went away");
-  return absl::OkStatus();
+  return StreamInBatches<runtime::v1::StreamPodSandboxesResponse>(
+      sandboxes_->List(), [&](const auto& r) { return !req.has_filter() || Matches(req.filter(), *r); },
+      [](const auto& r, auto& batch) { FillPodSandbox(*r, batch.add_pod_sandboxes()); }, send);
 }
 
 }  // namespace crius::server
