@@ -50,6 +50,24 @@ void FillContainer(const ContainerRecord& r, Container* out) {
 
 }  // namespace
 
+// kubelet shows image_ref as the pod's imageID: like containerd and CRI-O,
+// it is the image's repo digest (the one of the repository the container
+// named, when the image has several), and the image id only for an image
+// without one (e.g. imported) or one removed since.
+std::string CriService::ImageRefFor(const ContainerRecord& r) const {
+  auto image = images_->Find(r.image_id);
+  if (!image.ok() || (*image)->repo_digests.empty()) return r.image_id;
+  const std::string& name = r.image_name;
+  for (const std::string& digest : (*image)->repo_digests) {
+    const std::string repo = digest.substr(0, digest.find('@'));
+    if (name.compare(0, repo.size(), repo) == 0 &&
+        (name.size() == repo.size() || name[repo.size()] == ':' || name[repo.size()] == '@')) {
+      return digest;
+    }
+  }
+  return (*image)->repo_digests.front();
+}
+
 absl::Status CriService::CreateContainer(const CallContext& ctx, const runtime::v1::CreateContainerRequest& req,
                                          runtime::v1::CreateContainerResponse* resp) {
   ASSIGN_OR_RETURN(std::string id, containers_->Create(ctx, req));
@@ -85,7 +103,7 @@ absl::Status CriService::ContainerStatus(const CallContext&, const runtime::v1::
   st->set_finished_at(r.finished_at_ns);
   st->set_exit_code(r.exit_code);
   st->mutable_image()->set_image(r.image_name);
-  st->set_image_ref(r.image_id);
+  st->set_image_ref(ImageRefFor(r));
   st->set_image_id(r.image_id);
   st->set_reason(r.reason);
   st->set_message(r.message);

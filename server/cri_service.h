@@ -27,6 +27,7 @@ namespace crius::server {
 
 class SandboxManager;
 class ContainerManager;
+struct ContainerRecord;
 
 // The runtime's view of itself that Version and Status report.
 // What a call knows of its caller: the deadline kubelet gave it. Work that
@@ -72,6 +73,7 @@ class CriService {
  private:
   runtime::v1::RuntimeCondition RuntimeReadyCondition() const;
   runtime::v1::RuntimeCondition NetworkReadyCondition() const;
+  std::string ImageRefFor(const ContainerRecord& r) const;
 
   const Config& config_;
   const RuntimeIdentity identity_;

@@ -20,7 +20,10 @@ TEST_F(ContainerE2E, RunsToCompletionWithExitCodeAndCriLog) {
   EXPECT_GT(st.started_at(), 0);
   EXPECT_GE(st.finished_at(), st.started_at());
   EXPECT_EQ(st.image().image(), image_);
-  EXPECT_TRUE(absl::StartsWith(st.image_ref(), "sha256:"));
+  // image_ref is the repo digest (kubelet shows it as the pod's imageID).
+  EXPECT_TRUE(absl::StartsWith(st.image_ref(), registry_->host() + "/e2e/busybox@sha256:"))
+      << st.image_ref();
+  EXPECT_TRUE(absl::StartsWith(st.image_id(), "sha256:")) << st.image_id();
   const std::string log = ReadLog("exits");
   EXPECT_TRUE(absl::StrContains(log, " stdout F hello\n")) << log;
   EXPECT_TRUE(absl::StrContains(log, " stderr F oops\n")) << log;
