@@ -2,6 +2,8 @@
 // cgroups, with an image pulled from a registry on loopback. The pods use
 // the node's network so these tests need no CNI plugins.
 
+#include <algorithm>
+
 #include "test/e2e/container_util.h"
 
 namespace crius::testing {
@@ -134,6 +136,67 @@ TEST_F(ContainerE2E, UnknownImageAndUnknownPodAreClearErrors) {
   EXPECT_EQ(d_.client().CreateContainer(req).status().code(), absl::StatusCode::kNotFound);
   req.set_pod_sandbox_id("0123456789abcdef");
   EXPECT_EQ(d_.client().CreateContainer(req).status().code(), absl::StatusCode::kNotFound);
+}
+
+// kubelet and crictl narrow ListContainers by id prefix, state, pod id and
+// labels; each filter and their combination select exactly what they say.
+TEST_F(ContainerE2E, ListContainersFilters) {
+  auto labelled = [](std::string app) {
+    return [app](runtime::v1::ContainerConfig& c) {
+      (*c.mutable_labels())["app"] = app;
+      (*c.mutable_labels())["tier"] = "web";
+    };
+  };
+  auto a = Create("list-a", {"/bin/sleep", "1000"}, labelled("a"));
+  ASSERT_TRUE(a.ok()) << a.status() << d_.Log();
+  auto b = Create("list-b", {"/bin/sleep", "1000"}, labelled("b"));
+  ASSERT_TRUE(b.ok()) << b.status() << d_.Log();
+  ASSERT_TRUE(Start(*a).ok()) << d_.Log();
+  WaitFor(*a, runtime::v1::CONTAINER_RUNNING);
+
+  auto ids = [&](const runtime::v1::ContainerFilter& f) {
+    runtime::v1::ListContainersRequest req;
+    *req.mutable_filter() = f;
+    auto resp = d_.client().ListContainers(req);
+    EXPECT_TRUE(resp.ok()) << resp.status();
+    std::vector<std::string> out;
+    if (resp.ok()) {
+      for (const auto& c : resp->containers()) out.push_back(c.id());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<std::string> both = {*a, *b};
+  std::sort(both.begin(), both.end());
+  runtime::v1::ContainerFilter f;
+  EXPECT_EQ(ids(f), both);
+  f.set_id(a->substr(0, 12));
+  EXPECT_EQ(ids(f), std::vector<std::string>{*a}) << "id prefix";
+  f = {};
+  f.mutable_state()->set_state(runtime::v1::CONTAINER_CREATED);
+  EXPECT_EQ(ids(f), std::vector<std::string>{*b}) << "state";
+  f = {};
+  (*f.mutable_label_selector())["app"] = "a";
+  EXPECT_EQ(ids(f), std::vector<std::string>{*a}) << "label";
+  (*f.mutable_label_selector())["tier"] = "db";
+  EXPECT_TRUE(ids(f).empty()) << "every label must match";
+  f = {};
+  (*f.mutable_label_selector())["tier"] = "web";
+  f.set_pod_sandbox_id(pod_id_);
+  EXPECT_EQ(ids(f), both) << "pod and label";
+  f.set_pod_sandbox_id("ffffffffffff");
+  EXPECT_TRUE(ids(f).empty()) << "another pod";
+  f = {};
+  f.mutable_state()->set_state(runtime::v1::CONTAINER_RUNNING);
+  f.set_id(b->substr(0, 12));
+  EXPECT_TRUE(ids(f).empty()) << "id and state together";
+
+  // ContainerStatus takes a unique id prefix too, as crictl does.
+  auto st = Status(a->substr(0, 12));
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->id(), *a);
+  EXPECT_EQ(st->labels().at("app"), "a");
+  EXPECT_EQ(Status("ffffffffffff").status().code(), absl::StatusCode::kNotFound);
 }
 
 // A pod with one shared PID namespace: the pause process is PID 1 and every
