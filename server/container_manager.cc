@@ -7,8 +7,10 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -68,9 +70,10 @@ HandlerClients* ContainerManager::ClientsFor(const std::string& handler) {
   return it == handlers_.end() ? nullptr : &it->second;
 }
 
-absl::Status ContainerManager::Persist(const ContainerRecord& r) {
+absl::Status ContainerManager::Persist(const ContainerRecord& r, Durability durability) {
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
-  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), ContainerToJson(r), 0600),
+  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), ContainerToJson(r), 0600,
+                                  durability),
                   "persist container record");
 }
 
@@ -150,6 +153,16 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   }
   Rollback rb(absl::StrCat("create container ", id));
 
+  // The intent record comes first (so its removal is undone last): every
+  // piece made below is found from the id, the bundle and the handler.
+  r.creating = true;
+  RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
+  const std::string record_file = JoinPath(options_.records_dir, id + ".json");
+  rb.Push("remove container record", [record_file] {
+    if (::unlink(record_file.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink " + record_file);
+    return absl::OkStatus();
+  });
+
   RETURN_IF_ERROR(Annotate(MkdirAll(r.bundle, 0700), "create bundle dir"));
   rb.Push("remove bundle", [&] { return RemoveAll(r.bundle); });
 
@@ -225,6 +238,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   r.pid = created->container_pid;
   r.conmon = created->conmon;
   r.state = runtime::v1::CONTAINER_CREATED;
+  r.creating = false;
   RETURN_IF_ERROR(Persist(r));
   rb.Commit();
   return r;
@@ -489,7 +503,58 @@ absl::Status ContainerManager::Recover() {
   return absl::OkStatus();
 }
 
+void ContainerManager::UndoInterruptedCreate(ContainerRecord r) {
+  CRIUS_LOG(kWarn) << "container " << r.id << " was being created when criusd stopped; removing it";
+  absl::Status first;
+  auto keep = [&first](absl::Status s) {
+    if (!s.ok() && first.ok()) first = s;
+  };
+  // A conmon still waiting on a runtime create that hangs: killing it ends
+  // that create too (conmon gives the runtime a parent-death signal). Its
+  // pid file is trusted only while that pid still runs conmon for this
+  // bundle.
+  auto pid_text = ReadFile(JoinPath(r.bundle, "conmon.pid"), 64);
+  int pid = 0;
+  if (pid_text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*pid_text), &pid) && pid > 0) {
+    auto who = oci::IdentifyProcess(pid);
+    auto cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"), 1 << 16);
+    if (who.ok() && cmdline.ok() && absl::StrContains(*cmdline, std::string("-b\0", 3) + r.bundle + '\0')) {
+      ::kill(pid, SIGKILL);
+      keep(oci::WaitForProcessExit(*who, absl::Seconds(10)));
+    }
+  }
+  if (HandlerClients* clients = ClientsFor(r.runtime_handler); clients != nullptr) {
+    absl::Status s = clients->runtime->Delete(r.id, /*force=*/true);
+    if (!absl::IsNotFound(s)) keep(s);
+    (void)clients->monitor->RemoveContainerFiles(r.id);
+  }
+  keep(images_.rootfs().Unmount(r.id));
+  keep(images_.rootfs().Remove(r.id));
+  if (!r.bundle.empty()) keep(RemoveAll(r.bundle));
+  if (!first.ok()) {
+    // Kept as an exited container so RemoveContainer (or the next start)
+    // can finish the job.
+    CRIUS_LOG(kWarn) << "undoing interrupted create of container " << r.id << ": " << first;
+    r.creating = false;
+    r.state = runtime::v1::CONTAINER_EXITED;
+    r.exit_code = 255;
+    r.reason = "Unknown";
+    r.finished_at_ns = NowNs();
+    (void)Persist(r);
+    Publish(std::move(r));
+    return;
+  }
+  const std::string file = JoinPath(options_.records_dir, r.id + ".json");
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
+    CRIUS_LOG(kWarn) << ErrnoStatus("remove container record " + file);
+  }
+}
+
 void ContainerManager::RecoverOne(ContainerRecord r) {
+  if (r.creating) {
+    UndoInterruptedCreate(std::move(r));
+    return;
+  }
   auto pod = sandboxes_.Get(r.sandbox_id);
   if (pod.ok()) names_.Restore(r.ReservationName((*pod)->config.metadata()), r.id);
   if (r.state == runtime::v1::CONTAINER_CREATED || r.state == runtime::v1::CONTAINER_RUNNING) {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api.pb.h"
+#include "common/files.h"
 #include "image/image_manager.h"
 #include "oci/exit_watcher.h"
 #include "oci/monitor.h"
@@ -78,7 +79,7 @@ class ContainerManager {
   std::shared_ptr<Slot> SlotFor(const std::string& id);
   absl::StatusOr<ContainerRecord> Build(const std::string& id, const runtime::v1::CreateContainerRequest& req,
                                         const SandboxRecord& pod, const image::ImageRecord& image);
-  absl::Status Persist(const ContainerRecord& record);
+  absl::Status Persist(const ContainerRecord& record, Durability durability = Durability::kDurable);
   void Publish(ContainerRecord record);
   HandlerClients* ClientsFor(const std::string& handler);
   void OnExit(const oci::ExitEvent& event);
@@ -89,6 +90,8 @@ class ContainerManager {
                                    const std::function<absl::Status(const std::string&)>& fn);
   bool WaitForExit(const std::string& id, absl::Duration timeout);
   void RecoverOne(ContainerRecord record);
+  // Undoes a create criusd died in (`record.creating`).
+  void UndoInterruptedCreate(ContainerRecord record);
 
   SandboxManager& sandboxes_;
   image::ImageManager& images_;

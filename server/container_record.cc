@@ -59,7 +59,8 @@ std::string ContainerToJson(const ContainerRecord& r) {
             {"cgroups_path", r.cgroups_path},
             {"stop_signal", r.stop_signal},
             {"process", r.process_json},
-            {"resources", ProtoToJson(r.resources)}};
+            {"resources", ProtoToJson(r.resources)},
+            {"creating", r.creating}};
   return j.dump(2);
 }
 
@@ -96,6 +97,7 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text) {
     r.cgroups_path = j.value("cgroups_path", "");
     r.stop_signal = j.value("stop_signal", 15);
     r.process_json = j.value("process", "");
+    r.creating = j.value("creating", false);
     if (j.contains("resources")) {
       if (auto s = JsonToProto(j.at("resources"), &r.resources); !s.ok()) return s;
     }

@@ -46,6 +46,10 @@ struct ContainerRecord {
   int stop_signal = 15;
   std::string process_json;       // the spec's process, the template for exec
   runtime::v1::ContainerResources resources;  // as last applied
+  // An intent record, written before CreateContainer makes anything: if
+  // criusd dies inside the create, recovery undoes what the id, bundle and
+  // handler name (kubelet never got the id, so nobody else will).
+  bool creating = false;
 
   std::string ReservationName(const runtime::v1::PodSandboxMetadata& pod) const;
 };
