@@ -338,7 +338,17 @@ absl::StatusOr<LaunchedConmon> LaunchConmon(SubprocessOptions opts, const std::s
   opts.stderr_fd = diag_write.get();
   opts.new_session = true;
   CRIUS_LOG(kDebug) << "starting " << DescribeArgv(opts.argv);
-  ASSIGN_OR_RETURN(Subprocess conmon, Subprocess::Start(opts));
+  absl::StatusOr<Subprocess> started = Subprocess::Start(opts);
+  if (!started.ok()) {
+    // A conmon that cannot be executed is the node's problem, never NotFound
+    // (which CreateContainer callers read as "no such pod or image").
+    if (absl::IsNotFound(started.status()) || absl::IsPermissionDenied(started.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot run conmon: ", started.status().message()));
+    }
+    return started.status();
+  }
+  Subprocess conmon = std::move(started).value();
   // Only conmon may hold the write ends now, so EOF means conmon is gone.
   sync_write.reset();
   start_conmon.reset();
