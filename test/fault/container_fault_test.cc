@@ -146,27 +146,16 @@ class ContainerFault : public ContainerE2E {
     // --pid-file .. <id>`; runc's stderr is conmon's pipe, which conmon
     // reports back on a failed create.
     const std::string script = absl::StrCat(
-        "#!/bin/sh\n",
-        "ctl='", ctl_dir(), "'\n",
-        "printf '%s\\n' \"$*\" >> \"$ctl/calls\"\n",
-        "mode=$(cat \"$ctl/mode\" 2>/dev/null)\n",
-        "case \" $* \" in\n",
-        "*' create '*)\n",
-        "  case \"$mode\" in\n",
-        "  create-fail) echo '", kCreateError, "' >&2; exit 1 ;;\n",
-        "  create-then-fail)\n",
-        "    ", kRunc, " \"$@\" || exit $?\n",
-        "    : > \"$ctl/created\"\n",
-        "    echo '", kAfterCreateError, "' >&2; exit 1 ;;\n",
-        "  create-slow) sleep 3 ;;\n",
-        "  create-hang)\n",
+        "#!/bin/sh\n", "ctl='", ctl_dir(), "'\n", "printf '%s\\n' \"$*\" >> \"$ctl/calls\"\n",
+        "mode=$(cat \"$ctl/mode\" 2>/dev/null)\n", "case \" $* \" in\n", "*' create '*)\n",
+        "  case \"$mode\" in\n", "  create-fail) echo '", kCreateError, "' >&2; exit 1 ;;\n",
+        "  create-then-fail)\n", "    ", kRunc, " \"$@\" || exit $?\n",
+        "    : > \"$ctl/created\"\n", "    echo '", kAfterCreateError, "' >&2; exit 1 ;;\n",
+        "  create-slow) sleep 3 ;;\n", "  create-hang)\n",
         "    echo $$ > \"$ctl/hang.pid.tmp\" && mv \"$ctl/hang.pid.tmp\" \"$ctl/hang.pid\"\n",
-        "    exec sleep 600 ;;\n",
-        "  esac ;;\n",
-        "*' start '*)\n",
+        "    exec sleep 600 ;;\n", "  esac ;;\n", "*' start '*)\n",
         "  if [ \"$mode\" = start-fail ]; then echo '", kStartError, "' >&2; exit 1; fi ;;\n",
-        "esac\n",
-        "exec ", kRunc, " \"$@\"\n");
+        "esac\n", "exec ", kRunc, " \"$@\"\n");
     ASSERT_TRUE(WriteFileAtomic(wrapper(), script, 0755).ok());
     SetMode("pass");
     absl::StrAppend(&d_.config_yaml,
@@ -174,8 +163,8 @@ class ContainerFault : public ContainerE2E {
                     "  default_handler: fault\n"
                     "  handlers:\n"
                     "    fault:\n"
-                    "      path: ", wrapper(), "\n",
-                    "      root: ", runc_root(), "\n",
+                    "      path: ",
+                    wrapper(), "\n", "      root: ", runc_root(), "\n",
                     "      monitor_path: ", conmon_link(), "\n");
   }
 
@@ -236,7 +225,7 @@ class ContainerFault : public ContainerE2E {
     // runs under the pod's id through the same handler.
     auto kept = [&keep, this](absl::string_view s) {
       if (!pod_id_.empty() && (absl::StrContains(s, pod_id_) ||
-                              absl::StrContains(s, "crius-infra-" + pod_id_.substr(0, 12)))) {
+                               absl::StrContains(s, "crius-infra-" + pod_id_.substr(0, 12)))) {
         return true;
       }
       for (const auto& id : keep) {
@@ -496,7 +485,8 @@ TEST_F(ContainerFault, BadMountsAreInvalidArgumentAndLeaveNothing) {
       m->set_container_path(target);
     });
     ASSERT_FALSE(rel.ok()) << target;
-    EXPECT_EQ(rel.status().code(), absl::StatusCode::kInvalidArgument) << target << ": " << rel.status();
+    EXPECT_EQ(rel.status().code(), absl::StatusCode::kInvalidArgument)
+        << target << ": " << rel.status();
     EXPECT_THAT(std::string(rel.status().message()), HasSubstr("container_path")) << target;
   }
   EXPECT_THAT(CreatedIds(), IsEmpty());
