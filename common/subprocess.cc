@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/child_reaper.h"
 #include "common/status.h"
 
 namespace crius {
@@ -263,7 +264,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(const SubprocessOptions& options) {
   RETURN_IF_ERROR(Validate(options));
   UniqueFd err_read;
   ASSIGN_OR_RETURN(ChildPlan plan, MakePlan(options, &err_read));
-  pid_t pid = ForkChild(plan);
+  pid_t pid = ForkOwnedChild([&] { return ForkChild(plan); });
   if (pid < 0) return ErrnoStatus(absl::StrCat("fork for ", options.argv[0]));
   // Dropping our copies now means the pipe reaches EOF as soon as execve
   // closes the child's, and the child's stdio ends live only in the child.
@@ -273,6 +274,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(const SubprocessOptions& options) {
   ssize_t n = ReadChildError(err_read.get(), &e);
   if (n == static_cast<ssize_t>(sizeof(e))) {
     ReapBlocking(pid);  // it has already called _exit
+    ReleaseOwnedChild(pid);
     return ErrnoStatus(e.err, StepName(e.step, options));
   }
   // A pidfd lets callers poll() for exit instead of polling waitpid; it is
@@ -317,6 +319,7 @@ bool Subprocess::TryReap(int flags) {
   do {
     r = ::waitpid(pid_, &status, flags);
   } while (r < 0 && errno == EINTR);
+  if (r == pid_ || (r < 0 && errno == ECHILD)) ReleaseOwnedChild(pid_);
   if (r == pid_) {
     reaped_ = true;
     wait_status_ = status;

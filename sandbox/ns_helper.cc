@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/child_reaper.h"
 #include "common/status.h"
 
 namespace crius::sandbox {
@@ -148,6 +149,7 @@ void KillAndReap(pid_t pid) {
   int status;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  ReleaseOwnedChild(pid);
 }
 
 // Missing from /proc/sys means the kernel has no such sysctl, or does not
@@ -196,7 +198,7 @@ absl::StatusOr<NsHelper> NsHelper::Start(const NsHelperPlan& plan) {
   UniqueFd hold_read(hold[0]), hold_write(hold[1]);
 
   ChildArgs args{&plan, report_write.get(), hold_read.get()};
-  pid_t pid = ForkChild(args);
+  pid_t pid = ForkOwnedChild([&] { return ForkChild(args); });
   if (pid < 0) return ErrnoStatus("namespace helper: fork");
   NsHelper helper(pid, std::move(hold_write));
   // Only the child keeps these, so a child that dies before reporting

@@ -1,6 +1,8 @@
 #include "server/daemon.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/child_reaper.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -85,6 +88,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   RETURN_IF_ERROR(MkdirAll(config.state, 0711));
   RETURN_IF_ERROR(MkdirAll(config.root, 0711));
   RETURN_IF_ERROR(d->Lock());
+  // Before anything is spawned: conmon, pause and the commands of killed
+  // `runc exec`s are reparented to criusd and reaped here, not by PID 1.
+  if (auto s = BecomeChildSubreaper(); !s.ok()) {
+    CRIUS_LOG(kWarn) << "not a child subreaper, orphans go to PID 1: " << s;
+  }
+  d->reaper_ = std::thread([raw = d.get()] { raw->ReaperLoop(); });
   RETURN_IF_ERROR(d->ClaimSocket());
   ASSIGN_OR_RETURN(d->metrics_,
                    metrics::Metrics::Start(config.metrics.enabled ? config.metrics.address : ""));
@@ -261,6 +270,22 @@ void Daemon::JanitorLoop() {
   }
 }
 
+// SIGCHLD is blocked in every thread (criusd's main blocks it before any
+// thread starts), so it is taken here synchronously; the timeout also
+// catches a signal that another thread's mask let through and was lost.
+void Daemon::ReaperLoop() {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+  const struct timespec period = {1, 0};
+  while (!reaper_stop_.load()) {
+    ReapUnownedChildren();
+    (void)::sigtimedwait(&chld, nullptr, &period);
+  }
+  ReapUnownedChildren();
+}
+
 void Daemon::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
@@ -278,6 +303,11 @@ void Daemon::Shutdown(absl::Duration grace) {
   // path may belong to the criusd that is serving it.
   if (serving_) ::unlink(socket_path_.c_str());
   if (network_) network_->Stop();
+  if (reaper_.joinable()) {
+    reaper_stop_.store(true);
+    ::pthread_kill(reaper_.native_handle(), SIGCHLD);  // ends its wait now
+    reaper_.join();
+  }
   lock_fd_.reset();
 }
 

@@ -4,6 +4,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <string>
@@ -59,6 +60,10 @@ class Daemon {
   std::unique_ptr<ContainerManager> containers_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
+  // Reaps the orphans reparented to criusd as a child subreaper.
+  void ReaperLoop();
+  std::thread reaper_;
+  std::atomic<bool> reaper_stop_{false};
   std::thread janitor_;
   absl::Mutex janitor_mu_;
   bool stopping_ ABSL_GUARDED_BY(janitor_mu_) = false;

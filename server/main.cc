@@ -13,7 +13,8 @@
 
 namespace {
 
-// SIGTERM and SIGINT are taken synchronously by the main thread; blocking
+// SIGTERM and SIGINT are taken synchronously by the main thread (SIGCHLD by
+// the daemon's reaper thread); blocking
 // them before any other thread exists makes every later thread inherit the
 // mask, so no gRPC thread is ever interrupted by them.
 sigset_t BlockShutdownSignals() {
@@ -22,6 +23,11 @@ sigset_t BlockShutdownSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // SIGCHLD likewise, for the daemon's reaper thread, which sigwaits it.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
   // A CNI plugin or runtime that exits before reading its stdin must not
   // take the daemon down with it.
   signal(SIGPIPE, SIG_IGN);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "nlohmann/json.hpp"
 #include "test/e2e/container_util.h"
 
 namespace crius::testing {
@@ -197,6 +198,44 @@ TEST_F(ContainerE2E, ListContainersFilters) {
   EXPECT_EQ(st->id(), *a);
   EXPECT_EQ(st->labels().at("app"), "a");
   EXPECT_EQ(Status("ffffffffffff").status().code(), absl::StatusCode::kNotFound);
+}
+
+// criusd is a child subreaper: conmon, once it has daemonized, is criusd's
+// child (not PID 1's), and criusd reaps it when the container ends, leaving
+// no zombie behind.
+TEST_F(ContainerE2E, ConmonIsCriusdsChildAndIsReapedWhenTheContainerEnds) {
+  auto id = Create("reaped", {"/bin/sleep", "1000"});
+  ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
+  ASSERT_TRUE(Start(*id).ok()) << d_.Log();
+  WaitFor(*id, runtime::v1::CONTAINER_RUNNING);
+  runtime::v1::ContainerStatusRequest req;
+  req.set_container_id(*id);
+  req.set_verbose(true);
+  auto st = d_.client().ContainerStatus(req);
+  ASSERT_TRUE(st.ok()) << st.status();
+  const auto info = nlohmann::json::parse(st->info().at("info"));
+  const pid_t conmon = info.at("conmonPid").get<pid_t>();
+  ASSERT_GT(conmon, 0);
+  auto stat_of = [](pid_t pid) {
+    auto text = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+    return text.ok() ? *text : std::string();
+  };
+  const std::string stat = stat_of(conmon);
+  ASSERT_FALSE(stat.empty());
+  const std::string after_comm = stat.substr(stat.rfind(')') + 2);  // "S <ppid> ..."
+  EXPECT_EQ(after_comm.substr(2, after_comm.find(' ', 2) - 2), std::to_string(d_.pid()))
+      << "conmon's parent is not criusd: " << stat;
+
+  runtime::v1::StopContainerRequest stop;
+  stop.set_container_id(*id);
+  stop.set_timeout(5);
+  ASSERT_TRUE(d_.client().StopContainer(stop).ok()) << d_.Log();
+  bool gone = false;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20); !gone && absl::Now() < deadline;) {
+    gone = stat_of(conmon).empty();
+    if (!gone) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "conmon " << conmon << " left behind: " << stat_of(conmon);
 }
 
 // A pod with one shared PID namespace: the pause process is PID 1 and every

@@ -1,0 +1,82 @@
+// The subreaper's reaper takes exited orphans and never a child whose
+// owner will wait for it.
+
+#include "common/child_reaper.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/exec.h"
+#include "gtest/gtest.h"
+
+namespace crius {
+namespace {
+
+// The state letter and parent of `pid` from /proc/<pid>/stat; ' ' once it
+// is gone.
+std::pair<char, pid_t> StateAndParent(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return {' ', 0};
+  std::vector<std::string> f = absl::StrSplit(text.substr(close + 2), ' ');
+  pid_t ppid = 0;
+  if (f.size() < 2 || !absl::SimpleAtoi(f[1], &ppid)) return {' ', 0};
+  return {f[0][0], ppid};
+}
+
+bool WaitForState(pid_t pid, char state) {
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20); absl::Now() < deadline;) {
+    if (StateAndParent(pid).first == state) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+TEST(ChildReaperTest, AnOwnedChildIsLeftToItsOwner) {
+  pid_t pid = ForkOwnedChild([] {
+    pid_t p = ::fork();
+    if (p == 0) ::_exit(7);
+    return p;
+  });
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE(IsOwnedChild(pid));
+  ASSERT_TRUE(WaitForState(pid, 'Z'));
+  EXPECT_EQ(ReapUnownedChildren(), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid) << "the reaper took an owned child";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 7);
+  ReleaseOwnedChild(pid);
+  EXPECT_FALSE(IsOwnedChild(pid));
+}
+
+TEST(ChildReaperTest, AnOrphanReparentedToTheSubreaperIsReaped) {
+  ASSERT_TRUE(BecomeChildSubreaper().ok());
+  // The shell starts a grandchild and exits at once; the grandchild is
+  // reparented to this process and, once it exits, is a zombie here until
+  // reaped.
+  ExecOptions o;
+  o.argv = {"/bin/sh", "-c", "/bin/sleep 0.2 >/dev/null 2>&1 & echo $!"};
+  auto r = ExecChecked(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  pid_t orphan = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r->stdout_data), &orphan));
+  EXPECT_EQ(StateAndParent(orphan).second, ::getpid()) << "not reparented to the subreaper";
+  ASSERT_TRUE(WaitForState(orphan, 'Z')) << "the orphan never exited";
+  EXPECT_GE(ReapUnownedChildren(), 1);
+  EXPECT_EQ(StateAndParent(orphan).first, ' ') << "still there after the reaper ran";
+  // Exec's own child was owned and reaped by Exec, not released early.
+  EXPECT_FALSE(IsOwnedChild(orphan));
+}
+
+}  // namespace
+}  // namespace crius
