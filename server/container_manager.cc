@@ -259,7 +259,12 @@ absl::Status ContainerManager::Start(const std::string& id) {
   // Taken before the start: a short-lived process may exit (and have its
   // finish time recorded) before runc start even returns.
   const int64_t started = NowNs();
-  RETURN_IF_ERROR(Annotate(clients->runtime->Start(current->id), absl::StrCat("start container ", current->id)));
+  absl::Status start = Annotate(clients->runtime->Start(current->id),
+                                absl::StrCat("start container ", current->id));
+  if (!start.ok()) {
+    MarkStartFailed(current->id, start, *clients);
+    return start;
+  }
   // The exit watcher may already have recorded a very short-lived process;
   // only a container still CREATED moves to RUNNING.
   absl::MutexLock lock(&mu_);
@@ -271,6 +276,31 @@ absl::Status ContainerManager::Start(const std::string& id) {
   (void)Persist(r);
   it->second = std::make_shared<const ContainerRecord>(std::move(r));
   return absl::OkStatus();
+}
+
+// As containerd reports it: a container whose start failed is EXITED with
+// exit code 128, reason StartError and the error as its message, so kubelet
+// shows why and restarts it per the pod's policy. Its created init (still
+// waiting for the start) is killed; conmon's exit file for it then comes
+// as a repeat and changes nothing.
+void ContainerManager::MarkStartFailed(const std::string& id, const absl::Status& error,
+                                       HandlerClients& clients) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end() || it->second->state != runtime::v1::CONTAINER_CREATED) return;
+    ContainerRecord r = *it->second;
+    r.state = runtime::v1::CONTAINER_EXITED;
+    r.exit_code = 128;
+    r.reason = "StartError";
+    r.message = std::string(error.message());
+    r.finished_at_ns = NowNs();
+    if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << id << ": " << s;
+    it->second = std::make_shared<const ContainerRecord>(std::move(r));
+  }
+  if (auto s = clients.runtime->Kill(id, SIGKILL, /*all=*/true); !s.ok() && !absl::IsNotFound(s)) {
+    CRIUS_LOG(kWarn) << "container " << id << ": kill after a failed start: " << s;
+  }
 }
 
 void ContainerManager::ApplyExit(ContainerRecord* r, int exit_code, absl::Time finished_at) const {

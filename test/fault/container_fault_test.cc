@@ -396,7 +396,7 @@ TEST_F(ContainerFault, CreateThatRuncCompletedButReportedFailedIsDeleted) {
   ExpectWorkingRetry("web");
 }
 
-// runc start fails: a clear error, a container that is not RUNNING, and a
+// runc start fails: a clear error, a container EXITED with StartError, and a
 // RemoveContainer that takes everything down (conmon still waits on it).
 TEST_F(ContainerFault, StartFailureIsReportedAndRemoveLeavesNothing) {
   SetMode("start-fail");
@@ -408,7 +408,13 @@ TEST_F(ContainerFault, StartFailureIsReportedAndRemoveLeavesNothing) {
   EXPECT_THAT(std::string(started.message()), HasSubstr(kStartError));
   auto st = Status(*id);
   ASSERT_TRUE(st.ok()) << st.status();
-  EXPECT_NE(st->state(), runtime::v1::CONTAINER_RUNNING);
+  // Reported as containerd does, so kubelet shows why and restarts it.
+  EXPECT_EQ(st->state(), runtime::v1::CONTAINER_EXITED);
+  EXPECT_EQ(st->exit_code(), 128);
+  EXPECT_EQ(st->reason(), "StartError");
+  EXPECT_THAT(st->message(), HasSubstr(kStartError));
+  EXPECT_GT(st->finished_at(), 0);
+  EXPECT_EQ(Start(*id).code(), absl::StatusCode::kFailedPrecondition) << "not startable again";
 
   ASSERT_TRUE(RemoveContainer(*id).ok()) << d_.Log();
   EXPECT_EQ(Status(*id).status().code(), absl::StatusCode::kNotFound);
