@@ -526,11 +526,33 @@ absl::Status ContainerManager::Recover() {
       RecoverOne(*std::move(record));
     }
   }
+  RemoveOrphanRootfs();
   // Started after the records are in: exits noticed while criusd was down
   // are reported first, as repeats of what RecoverOne already applied.
   ASSIGN_OR_RETURN(exits_, oci::ExitWatcher::Start(options_.exit_dir,
                                                    [this](const oci::ExitEvent& e) { OnExit(e); }));
   return absl::OkStatus();
+}
+
+// A rootfs without a container record: its record never reached the disk
+// (a power loss just after CreateContainer mounted it; records are not
+// fsynced) or was lost. Nothing can use it, so it goes.
+void ContainerManager::RemoveOrphanRootfs() {
+  auto ids = images_.rootfs().List();
+  if (!ids.ok()) {
+    CRIUS_LOG(kWarn) << "cannot list container rootfs dirs: " << ids.status();
+    return;
+  }
+  for (const std::string& id : *ids) {
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (records_.count(id) != 0) continue;
+    }
+    CRIUS_LOG(kWarn) << "removing rootfs of unknown container " << id;
+    absl::Status s = images_.rootfs().Unmount(id);
+    if (s.ok()) s = images_.rootfs().Remove(id);
+    if (!s.ok()) CRIUS_LOG(kWarn) << "rootfs of unknown container " << id << ": " << s;
+  }
 }
 
 void ContainerManager::UndoInterruptedCreate(ContainerRecord r) {

@@ -85,6 +85,7 @@ class ContainerManager {
   void OnExit(const oci::ExitEvent& event);
   void ApplyExit(ContainerRecord* r, int exit_code, absl::Time finished_at) const;
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
+  void RemoveOrphanRootfs();
   void MarkStartFailed(const std::string& id, const absl::Status& error, HandlerClients& clients);
   absl::Status RemoveLocked(const std::string& id);
   absl::Status WithContainerLocked(const std::string& id,

@@ -2,8 +2,12 @@
 // cgroups, with an image pulled from a registry on loopback. The pods use
 // the node's network so these tests need no CNI plugins.
 
+#include <sys/mount.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "nlohmann/json.hpp"
 #include "test/e2e/container_util.h"
 
@@ -236,6 +240,31 @@ TEST_F(ContainerE2E, ConmonIsCriusdsChildAndIsReapedWhenTheContainerEnds) {
     if (!gone) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(gone) << "conmon " << conmon << " left behind: " << stat_of(conmon);
+}
+
+// A rootfs left without a container record (the record was lost, e.g. a
+// power cut right after the create mounted it) is unmounted and removed at
+// startup; the rootfs of a known container is kept.
+TEST_F(ContainerE2E, RootfsWithoutARecordIsRemovedAtStartup) {
+  auto kept = Create("kept", {"/bin/sleep", "1000"});
+  ASSERT_TRUE(kept.ok()) << kept.status() << d_.Log();
+  ASSERT_TRUE(d_.Stop().ok());
+  const std::string overlay = d_.root_dir() + "/overlay";
+  const std::string orphan = overlay + "/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  for (const char* sub : {"upper", "work", "merged"}) {
+    ASSERT_TRUE(MkdirAll(orphan + "/" + sub, 0700).ok());
+  }
+  WriteTestFile(orphan + "/upper/left-behind", "x");
+  ASSERT_EQ(::mount("tmpfs", (orphan + "/merged").c_str(), "tmpfs", 0, "size=1m"), 0);
+  absl::Cleanup unmount = [&] { ::umount2((orphan + "/merged").c_str(), MNT_DETACH); };
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  struct stat st;
+  EXPECT_NE(::stat(orphan.c_str(), &st), 0) << "orphan rootfs still there" << d_.Log();
+  EXPECT_EQ(::stat((overlay + "/" + *kept + "/merged").c_str(), &st), 0) << "a known one went";
+  auto status = Status(*kept);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(Start(*kept).ok()) << "the kept container still starts" << d_.Log();
+  WaitFor(*kept, runtime::v1::CONTAINER_RUNNING);
 }
 
 // A pod with one shared PID namespace: the pause process is PID 1 and every
