@@ -186,7 +186,7 @@ serve_image() {
 
 # Memory of the daemons and of every per-pod process, in kB.
 #   crius: conmon (one per container; argv names this tree's bundles) and
-#     crius-pause (the infra, only with --shared-pid), in this run's cgroups
+#     the infra (crius-pause, only with --shared-pid) in this run's cgroups
 #   containerd: containerd-shim-runc-v2 (one per pod; argv names this tree)
 #     and the pause processes whose parent is one of those shims
 #   the containers' own processes (sh and sleep), for reference
@@ -215,16 +215,24 @@ measure_memory() {  # label
         esac ;;
     esac
   done
+  # "pause": containerd's sandbox (a child of its pod's shim), or crius's
+  # infra, which runs crius-pause bind-mounted as /pause in its own cgroup
+  # <pod cgroup>/crius-infra-<id>.
   for pid in "${!parent[@]}"; do
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == pause && -n ${is_shim[${parent[$pid]}]:-} ]] &&
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == pause ]] || continue
+    if [[ -n ${is_shim[${parent[$pid]}]:-} ]]; then
       pause_k+=("$pid")
+    elif grep -q "/crius-infra-" "/proc/$pid/cgroup" 2>/dev/null; then
+      infra+=("$pid")
+    fi
   done
   local rss_sum
   rss_sum() { local s=0 q; for q in "$@"; do s=$((s + $(vm_rss_kb "$q"))); done; echo $s; }
-  local c_rss=null k_rss=null
-  [[ -n $criusd_pid ]] && c_rss=$(vm_rss_kb "$criusd_pid")
-  [[ -n $ctr_pid ]] && k_rss=$(vm_rss_kb "$ctr_pid")
+  local c_rss=null k_rss=null c_mem=null k_mem=null
+  [[ -n $criusd_pid ]] && { c_rss=$(vm_rss_kb "$criusd_pid"); c_mem=$(daemon_memory "$criusd_pid"); }
+  [[ -n $ctr_pid ]] && { k_rss=$(vm_rss_kb "$ctr_pid"); k_mem=$(daemon_memory "$ctr_pid"); }
   jq -n --arg lbl "$label" --argjson c_rss "$c_rss" --argjson k_rss "$k_rss" \
+    --argjson c_mem "$c_mem" --argjson k_mem "$k_mem" \
     --argjson c_pods "$(state_pods crius)" --argjson k_pods "$(state_pods containerd)" \
     --argjson conmon "[${#conmon[@]}, $(pss_kb "${conmon[@]}"), $(rss_sum "${conmon[@]}")]" \
     --argjson infra "[${#infra[@]}, $(pss_kb "${infra[@]}"), $(rss_sum "${infra[@]}")]" \
@@ -234,12 +242,23 @@ measure_memory() {  # label
     --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '
     def procs($a): {count: $a[0], pss_kb: $a[1], rss_kb: $a[2]};
     {label: $lbl, load: $load, criusd_rss_kb: $c_rss, containerd_rss_kb: $k_rss,
+     criusd: $c_mem, containerd_daemon: $k_mem,
      crius: {pods: $c_pods, conmon: procs($conmon), infra: procs($infra),
              per_pod_pss_kb: (if $c_pods > 0 then (($conmon[1] + $infra[1]) / $c_pods * 10 | round / 10) else null end)},
      containerd: {pods: $k_pods, shim: procs($shim), pause: procs($pausek),
                   per_pod_pss_kb: (if $k_pods > 0 then (($shim[1] + $pausek[1]) / $k_pods * 10 | round / 10) else null end)},
      container_processes: procs($work)}' >"$results/memory-$label.json"
   log "memory ($label): $(jq -c '{criusd_rss_kb, containerd_rss_kb, c: .crius.per_pod_pss_kb, k: .containerd.per_pod_pss_kb}' "$results/memory-$label.json")"
+}
+
+# A daemon's memory beyond VmRSS: Pss (shared library pages divided among
+# the processes mapping them), anonymous and file-backed RSS, threads.
+daemon_memory() {  # pid
+  local pss
+  pss=$(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null) || pss=0
+  awk -v pss="${pss:-0}" '/^(RssAnon|RssFile|Threads):/ { v[$1] = $2 }
+    END { printf "{\"pss_kb\":%d,\"rss_anon_kb\":%d,\"rss_file_kb\":%d,\"threads\":%d}", pss, v["RssAnon:"], v["RssFile:"], v["Threads:"] }' \
+    "/proc/$1/status" 2>/dev/null || echo null
 }
 
 # Pods a runtime has running, from its state file (one line per pod, one
@@ -349,7 +368,7 @@ p() {  # runner phase call stat
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b == 0) print "n/a"; else printf "%.3f", a / b }'; }
 
 {
-  echo "run $run_id: $pods pods per runtime in $rounds rounds, floor $floor_iterations; state on $state_fs; pid ${shared_pid:+shared}${shared_pid:-per container}"
+  echo "run $run_id: $pods pods per runtime in $rounds rounds, floor $floor_iterations; state on $state_fs; PID namespace $([[ -n $shared_pid ]] && echo "per pod (shared)" || echo "per container")"
   echo "crius $("$criusd" --version 2>/dev/null | head -1), $(containerd --version), $(runc --version | head -1), conmon $(conmon --version | head -1 | awk '{print $3}')"
   echo
   printf '%-28s %-10s %9s %9s %9s %9s\n' call runtime "p50 ms" "p90 ms" "p99 ms" "mean ms"
@@ -385,6 +404,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b =
       done
   done
   echo "  (conmons, infra, shims+pause: count/Pss kB summed)"
+  for label in idle-before running idle-after; do
+    jq -r '"\(."label"): criusd Pss \(.criusd.pss_kb) anon \(.criusd.rss_anon_kb) file \(.criusd.rss_file_kb) threads \(.criusd.threads); containerd Pss \(.containerd_daemon.pss_kb) anon \(.containerd_daemon.rss_anon_kb) file \(.containerd_daemon.rss_file_kb) threads \(.containerd_daemon.threads)"' \
+      "$results/memory-$label.json"
+  done
   echo
   cs=$(p crius start "pod+container start" p50_ms)
   ks=$(p containerd start "pod+container start" p50_ms)
@@ -396,6 +419,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b =
   r3=$(ratio "$(jq .crius.per_pod_pss_kb "$mr")" "$(jq .containerd.per_pod_pss_kb "$mr")")
   r4=$(ratio "$(jq .criusd_rss_kb "$mi")" "$(jq .containerd_rss_kb "$mi")")
   r5=$(ratio "$(jq .criusd_rss_kb "$mr")" "$(jq .containerd_rss_kb "$mr")")
+  r6=$(ratio "$(jq .criusd.rss_anon_kb "$mr")" "$(jq .containerd_daemon.rss_anon_kb "$mr")")
+  r7=$(ratio "$(jq .criusd.pss_kb "$mr")" "$(jq .containerd_daemon.pss_kb "$mr")")
   verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r <= t) print "met"; else print "missed" }'; }
   echo "targets (same run):"
   echo "  pod+container start p50 crius/containerd  $r1  (<= 0.5: $(verdict "$r1" 0.5))"
@@ -403,6 +428,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b =
   echo "  per-pod overhead Pss crius/containerd     $r3  (<= 0.25: $(verdict "$r3" 0.25))"
   echo "  daemon RSS crius/containerd, idle         $r4  (<= 0.25: $(verdict "$r4" 0.25))"
   echo "  daemon RSS crius/containerd, $pods pods    $r5  (<= 0.25: $(verdict "$r5" 0.25))"
+  echo "    for context, with $pods pods: anonymous RSS $r6, Pss $r7"
   if [[ -f $results/crius-start.json && -f $results/containerd-start.json ]]; then
     per_round=""
     for ((r = 1; r <= rounds; r++)); do
