@@ -36,6 +36,12 @@ using SteadyClock = std::chrono::steady_clock;
 
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 constexpr size_t kMaxSocketPath = 107;
+// conmon names the attach symlink after its -u (container uuid). Half a
+// 64-hex container id is as unique in practice (128 random bits) and
+// leaves room for a state dir of up to 60 bytes.
+constexpr size_t kAttachKeyLength = 32;
+
+std::string AttachKey(const std::string& id) { return id.substr(0, kAttachKeyLength); }
 // Bounds what we keep from conmon's own output and the sync pipe.
 constexpr size_t kMaxDiagnostic = 16 * 1024;
 constexpr size_t kMaxSyncMessage = 64 * 1024;
@@ -80,7 +86,7 @@ absl::Status ValidateRequest(const MonitorConfig& config, const CreateRequest& r
   if (!r.persist_dir.empty() && r.persist_dir[0] != '/') {
     return absl::InvalidArgumentError("persist dir must be an absolute path");
   }
-  std::string attach = absl::StrCat(config.socket_dir, "/", r.id, "/attach");
+  std::string attach = absl::StrCat(config.socket_dir, "/", AttachKey(r.id), "/attach");
   if (attach.size() > kMaxSocketPath) {
     return absl::InvalidArgumentError(
         absl::StrCat("attach socket path ", attach, " is longer than ", kMaxSocketPath, " bytes"));
@@ -481,7 +487,7 @@ absl::Status Monitor::RemoveContainerFiles(const std::string& id) const {
         absl::StrCat("container id \"", absl::CHexEscape(id), "\" is invalid"));
   }
   absl::Status first;
-  for (const std::string& path : {ExitFilePath(id), JoinPath(config_.socket_dir, id)}) {
+  for (const std::string& path : {ExitFilePath(id), JoinPath(config_.socket_dir, AttachKey(id))}) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT && first.ok())
       first = ErrnoStatus(absl::StrCat("remove ", path));
   }
@@ -489,10 +495,10 @@ absl::Status Monitor::RemoveContainerFiles(const std::string& id) const {
 }
 
 std::string Monitor::AttachSocketPath(const std::string& id) const {
-  return JoinPath(config_.socket_dir, id, "attach");
+  return JoinPath(config_.socket_dir, AttachKey(id), "attach");
 }
 
-// conmon --api-version 1 -b <bundle> -c <id> -u <id> [-n <name>] -r <runtime>
+// conmon --api-version 1 -b <bundle> -c <id> -u <id[:32]> [-n <name>] -r <runtime>
 //   --runtime-arg --root=<root> --runtime-arg --log=<bundle>/runtime.log
 //   --runtime-arg --log-format=json --exit-dir <dir>
 //   -l k8s-file:<log path> | -l none  [--log-size-max N]  --log-level <level>
@@ -509,7 +515,7 @@ std::vector<std::string> Monitor::BuildArgv(const CreateRequest& r) const {
   };
   add("-b", r.bundle);
   add("-c", r.id);
-  add("-u", r.id);
+  add("-u", AttachKey(r.id));
   if (!r.name.empty()) add("-n", r.name);
   add("-r", config_.runtime_path);
   add("--runtime-arg", absl::StrCat("--root=", config_.runtime_root));
@@ -547,7 +553,7 @@ absl::StatusOr<CreateResult> Monitor::Create(const CreateRequest& r) const {
   CreateResult result;
   result.conmon_pidfile = ConmonPidfilePath(r);
   result.container_pidfile = ContainerPidfilePath(r);
-  std::string symlink = JoinPath(config_.socket_dir, r.id);
+  std::string symlink = JoinPath(config_.socket_dir, AttachKey(r.id));
   // Leftovers of an earlier attempt with this id would be read as ours.
   for (const std::string& stale : {ExitFilePath(r.id), result.conmon_pidfile,
                                    result.container_pidfile, RuntimeLogPath(r), symlink}) {

@@ -19,7 +19,7 @@
 //
 // While the container lives, its bundle holds conmon's control fifo `ctl`
 // (ReopenLog, Resize) and the `attach` socket, reachable through the short
-// symlink <socket_dir>/<id> (AttachSocketPath).
+// symlink <socket_dir>/<first 32 chars of id> (AttachSocketPath).
 //
 // If criusd is a child subreaper (PR_SET_CHILD_SUBREAPER), conmon becomes
 // criusd's child once the forking parent exits, so criusd must reap it after
@@ -68,8 +68,8 @@ struct MonitorConfig {
   std::string runtime_path;  // absolute OCI runtime, e.g. /usr/bin/runc
   std::string runtime_root;  // the runtime's --root (its state directory)
   std::string exit_dir;      // conmon writes <exit_dir>/<id> here
-  // Attach socket symlinks live here; keep it short: <socket_dir>/<id>/attach
-  // must fit a unix socket path (107 bytes).
+  // Attach socket symlinks live here; keep it short: <socket_dir>/<id[:32]>/attach
+  // must fit a unix socket path (107 bytes), so at most 67 bytes.
   std::string socket_dir;
   std::string log_level = "info";  // conmon's --log-level
   bool syslog = false;             // conmon's own messages to syslog

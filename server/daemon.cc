@@ -76,6 +76,8 @@ int OomScoreAdjFloor() {
   return -1000;
 }
 
+constexpr size_t kMaxStateDirLength = 107 - (sizeof("/attach/") - 1) - 32 - (sizeof("/attach") - 1);
+
 }  // namespace
 
 Daemon::Daemon(const Config& config) : config_(config) {}
@@ -84,6 +86,14 @@ Daemon::~Daemon() { Shutdown(absl::Seconds(5)); }
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon(config));
+  // Containers' attach sockets live at <state>/attach/<32 chars>/attach,
+  // which must fit a unix socket path (107 bytes); refuse at startup rather
+  // than fail every CreateContainer.
+  if (config.state.size() > kMaxStateDirLength) {
+    return absl::InvalidArgumentError(absl::StrCat("state dir ", config.state, " is longer than ",
+                                                   kMaxStateDirLength,
+                                                   " bytes: container attach sockets would not fit"));
+  }
   d->socket_path_ = config.ListenPath();
   RETURN_IF_ERROR(MkdirAll(config.state, 0711));
   RETURN_IF_ERROR(MkdirAll(config.root, 0711));

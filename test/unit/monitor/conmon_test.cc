@@ -142,10 +142,14 @@ class ConmonTest : public ::testing::Test {
     return MakeContainerArgs({"/bin/sh", "-c", script}, readonly_root);
   }
 
-  Container MakeContainerArgs(const std::vector<std::string>& args, bool readonly_root = true) {
+  // `id_length` > 0 pads the id with hex digits to that length (crius's
+  // container ids are 64).
+  Container MakeContainerArgs(const std::vector<std::string>& args, bool readonly_root = true,
+                              size_t id_length = 0) {
     Container c;
     std::string suffix = UniqueSuffix();
     c.id = absl::StrCat("mon-", suffix);
+    if (id_length > c.id.size()) c.id += std::string(id_length - c.id.size(), 'a');
     c.bundle = JoinPath(base_->path(), c.id);
     c.cgroup = absl::StrCat("crius-montest-", suffix);
     c.log_path = JoinPath(base_->path(), "logs", absl::StrCat(c.id, ".log"));
@@ -234,7 +238,8 @@ class ConmonTest : public ::testing::Test {
     EXPECT_FALSE(IsProcessAlive(conmon)) << "conmon " << conmon.pid << " still runs";
     EXPECT_FALSE(absl::StrContains(RuncList(), c.id)) << RuncList();
     EXPECT_TRUE(CgroupDirs(c).empty()) << CgroupDirs(c)[0];
-    EXPECT_FALSE(Exists(JoinPath(config_.socket_dir, c.id))) << "attach symlink left behind";
+    EXPECT_FALSE(Exists(JoinPath(config_.socket_dir, c.id.substr(0, 32))))
+        << "attach symlink left behind";
   }
 
   void ForceCleanup(const Container& c) {
@@ -543,6 +548,37 @@ TEST_F(ConmonTest, InvalidRequestsStartNothing) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(Exists(ConmonPidfilePath(c.request)));
   ExpectNoLeftovers(c);
+}
+
+// A full 64-character container id under a 60-byte socket dir (e.g. a
+// state dir of 53 bytes plus "/attach") still gets a usable attach socket:
+// the symlink is named after the id's first 32 characters.
+TEST_F(ConmonTest, FullLengthIdsFitUnderALongSocketDir) {
+  Recorder rec;
+  auto watcher = ExitWatcher::Start(config_.exit_dir, rec.callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  MonitorConfig config = config_;
+  const std::string prefix = JoinPath(base_->path(), "");
+  ASSERT_LT(prefix.size(), 60u);
+  config.socket_dir = prefix + std::string(60 - prefix.size(), 'd');
+  ASSERT_EQ(config.socket_dir.size(), 60u);
+  Container c = MakeContainerArgs({"/bin/sh", "-c", "exit 0"}, true, 64);
+  ASSERT_EQ(c.id.size(), 64u);
+  Monitor monitor(config);
+  auto created = monitor.Create(c.request);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string attach = monitor.AttachSocketPath(c.id);
+  EXPECT_LE(attach.size(), 107u) << attach;
+  struct stat st;
+  ASSERT_EQ(::stat(attach.c_str(), &st), 0) << attach;
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  ExecResult start = Runc({"start", c.id});
+  ASSERT_EQ(start.exit_code, 0) << start.stderr_data;
+  ASSERT_TRUE(rec.WaitFor(c.id, nullptr)) << "no exit reported";
+  ExpectConmonExits(created->conmon);
+  EXPECT_EQ(Runc({"delete", "--force", c.id}).exit_code, 0);
+  EXPECT_TRUE(monitor.RemoveContainerFiles(c.id).ok());
+  EXPECT_FALSE(Exists(JoinPath(config.socket_dir, c.id.substr(0, 32)))) << "symlink left";
 }
 
 TEST_F(ConmonTest, ArgvIsWhatCrioPasses) {
