@@ -175,6 +175,10 @@ std::vector<std::string> RuntimeClient::Argv(const std::vector<std::string>& arg
   return argv;
 }
 
+bool RuntimeClient::MayExist(const std::string& id) const {
+  return options_.root.empty() || StateDirExists(id);
+}
+
 bool RuntimeClient::StateDirExists(const std::string& id) const {
   struct stat st;
   return ::stat(JoinPath(options_.root, id).c_str(), &st) == 0;

@@ -106,6 +106,9 @@ class RuntimeClient {
   virtual absl::Status Delete(const std::string& id, bool force);
 
   virtual absl::StatusOr<ContainerState> State(const std::string& id);
+  // Whether the runtime may know `id`: its state dir under `root` exists (a
+  // stat, no process). True without a root, when only State can tell.
+  virtual bool MayExist(const std::string& id) const;
   // Every container under `root`; empty when there are none (or no root dir yet).
   virtual absl::StatusOr<std::vector<ContainerState>> List();
 

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/rollback.h"
@@ -159,13 +161,17 @@ absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
   oci::RuntimeClient& runtime = *spec.runtime;
   const std::string& id = spec.pod_id;
 
-  absl::StatusOr<oci::ContainerState> existing = runtime.State(id);
-  if (existing.ok()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("infra of pod ", id, " already exists (", existing->status, ")"));
-  }
-  if (!absl::IsNotFound(existing.status())) {
-    return Annotate(existing.status(), absl::StrCat("infra of pod ", id));
+  // A stat of the runtime's state dir instead of a `runc state` on the
+  // common path (each runc run costs milliseconds on the pod's start).
+  if (runtime.MayExist(id)) {
+    absl::StatusOr<oci::ContainerState> existing = runtime.State(id);
+    if (existing.ok()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("infra of pod ", id, " already exists (", existing->status, ")"));
+    }
+    if (!absl::IsNotFound(existing.status())) {
+      return Annotate(existing.status(), absl::StrCat("infra of pod ", id));
+    }
   }
   // What is left of an interrupted start the runtime never registered.
   RETURN_IF_ERROR(Annotate(RemoveAll(spec.bundle_dir), "remove stale infra bundle"));
@@ -191,20 +197,25 @@ absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
 
   InfraProcess infra{.container_id = id, .bundle = spec.bundle_dir};
   ASSIGN_OR_RETURN(infra.pid, ReadPidFile(pid_file));
-  // The pid must still be the infra when its start time is taken: the
-  // runtime saying "running" with this pid afterwards settles it.
+  // The pid must still be the infra when its start time is taken. Its
+  // command line settles that without another runtime call: a pid reused by
+  // an unrelated process would not be running /pause, and the start time
+  // read before the check belongs to the process the check saw.
+  // `runc run -d` may return just before its init has exec'd /pause.
   absl::StatusOr<uint64_t> start = ProcessStartTime(infra.pid);
-  if (!start.ok()) {
-    return absl::InternalError(
-        absl::StrCat("infra of pod ", id, " (pid ", infra.pid,
-                     ") is gone right after it started: ", start.status().message()));
+  absl::StatusOr<std::string> cmdline;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(5);;) {
+    cmdline = ReadFile(absl::StrCat("/proc/", infra.pid, "/cmdline"), 4096);
+    if (!cmdline.ok() || !absl::StartsWith(*cmdline, "runc") || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (!start.ok() || !cmdline.ok() ||
+      std::string_view(cmdline->c_str()) != std::string_view(kPauseInContainer)) {
+    return absl::InternalError(absl::StrCat(
+        "infra of pod ", id, " (pid ", infra.pid, ") is gone right after it started",
+        start.ok() ? "" : absl::StrCat(": ", start.status().message())));
   }
   infra.start_time = *start;
-  ASSIGN_OR_RETURN(oci::ContainerState state, runtime.State(id));
-  if (state.status != oci::kStatusRunning || state.pid != infra.pid) {
-    return absl::InternalError(absl::StrCat("infra of pod ", id, " is ", state.status, " (pid ",
-                                            state.pid, ") right after it started"));
-  }
   rb.Commit();
   return infra;
 }

@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -280,16 +281,17 @@ TEST_F(InfraTest, ReapsOrphansReparentedToIt) {
   // the sleep is orphaned and the kernel hands it to the namespace's init.
   RunCmd({Tool("nsenter"), "--target", absl::StrCat(infra->pid), "--pid", "--", "/bin/busybox",
           "sh", "-c", "/bin/busybox sleep 1000 </dev/null >/dev/null 2>&1 &"});
+  // The orphan is the forked shell until it has exec'd the sleep.
   std::vector<pid_t> orphans;
+  std::string cmdline;
   ASSERT_TRUE(WaitFor([&] {
     orphans = ChildrenOf(infra->pid);
-    return !orphans.empty();
-  }));
-  ASSERT_EQ(orphans.size(), 1u);
+    if (orphans.size() != 1) return false;
+    auto text = ReadFile(absl::StrCat("/proc/", orphans[0], "/cmdline"));
+    cmdline = text.ok() ? *text : "";
+    return absl::StrContains(cmdline, "sleep");
+  })) << orphans.size() << " children, cmdline " << cmdline;
   const pid_t orphan = orphans[0];
-  auto cmdline = ReadFile(absl::StrCat("/proc/", orphan, "/cmdline"));
-  ASSERT_TRUE(cmdline.ok());
-  EXPECT_THAT(*cmdline, HasSubstr("sleep"));
 
   ASSERT_EQ(::kill(orphan, SIGKILL), 0);
   // Without reaping it would stay a zombie ("Z") for as long as pause runs.
