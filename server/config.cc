@@ -86,6 +86,7 @@ void VisitConfig(V& v, Config& c) {
     v.Field("bin_dirs", c.cni.bin_dirs);
     v.Field("cache_dir", c.cni.cache_dir);
     v.Field("plugin_timeout_seconds", c.cni.plugin_timeout_seconds, kSeconds);
+    v.Field("loopback_plugin", c.cni.loopback_plugin);
   });
   v.Section("runtime", [&] {
     v.Field("default_handler", c.runtime.default_handler);

@@ -44,6 +44,11 @@ struct CniConfig {
   std::vector<std::string> bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"};
   std::string cache_dir = "/var/lib/cni";
   int64_t plugin_timeout_seconds = 60;
+  // Also run the "loopback" plugin for each pod (as CRI-O and containerd
+  // do). Off by default: the namespace helper already brings lo up when it
+  // creates the pod's network namespace, so the plugin only costs an exec
+  // on every ADD and DEL.
+  bool loopback_plugin = false;
   bool operator==(const CniConfig&) const = default;
 };
 

@@ -201,6 +201,7 @@ absl::Status Daemon::StartComponents() {
   net.bin_dirs = config_.cni.bin_dirs;
   net.cache_dir = config_.cni.cache_dir;
   net.plugin_timeout = absl::Seconds(config_.cni.plugin_timeout_seconds);
+  net.loopback = config_.cni.loopback_plugin;
   network_ = std::make_unique<cni::NetworkManager>(net);
   RETURN_IF_ERROR(Annotate(network_->Start(), "start CNI network manager"));
 

@@ -130,7 +130,7 @@ TEST_F(SandboxE2E, BridgePodGetsAnIpFromItsSubnetAndTheHostReachesAListenerInsid
   EXPECT_THAT(NetnsNames(), Contains(NetnsNameOf(id)));
   EXPECT_THAT(ToolOutput("ip", {"-n", NetnsNameOf(id), "-o", "-4", "addr", "show", "dev", "eth0"}),
               HasSubstr(ip + "/24"));
-  // The loopback plugin brought lo up too.
+  // lo is up too (the namespace helper brings it up; no loopback plugin run).
   EXPECT_THAT(ToolOutput("ip", {"-n", NetnsNameOf(id), "-o", "link", "show", "lo"}), HasSubstr("UP"));
 
   // A connection from the host to the pod IP lands on a socket that only
