@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -201,19 +202,24 @@ absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
   // command line settles that without another runtime call: a pid reused by
   // an unrelated process would not be running /pause, and the start time
   // read before the check belongs to the process the check saw.
-  // `runc run -d` may return just before its init has exec'd /pause.
+  // `runc run -d` may return just before its init has exec'd /pause (the
+  // command line reads as runc's, or empty while the exec is under way).
   absl::StatusOr<uint64_t> start = ProcessStartTime(infra.pid);
   absl::StatusOr<std::string> cmdline;
+  auto is_pause = [&] {
+    return cmdline.ok() && std::string_view(cmdline->c_str()) == std::string_view(kPauseInContainer);
+  };
   for (absl::Time deadline = absl::Now() + absl::Seconds(5);;) {
     cmdline = ReadFile(absl::StrCat("/proc/", infra.pid, "/cmdline"), 4096);
-    if (!cmdline.ok() || !absl::StartsWith(*cmdline, "runc") || absl::Now() > deadline) break;
+    if (!cmdline.ok() || is_pause() || absl::Now() > deadline) break;
     absl::SleepFor(absl::Milliseconds(1));
   }
-  if (!start.ok() || !cmdline.ok() ||
-      std::string_view(cmdline->c_str()) != std::string_view(kPauseInContainer)) {
+  if (!start.ok() || !is_pause()) {
     return absl::InternalError(absl::StrCat(
         "infra of pod ", id, " (pid ", infra.pid, ") is gone right after it started",
-        start.ok() ? "" : absl::StrCat(": ", start.status().message())));
+        !start.ok() ? absl::StrCat(": ", start.status().message())
+        : cmdline.ok() ? absl::StrCat(": it runs \"", absl::CHexEscape(*cmdline), "\"")
+                       : absl::StrCat(": ", cmdline.status().message())));
   }
   infra.start_time = *start;
   rb.Commit();
