@@ -32,6 +32,14 @@ constexpr size_t kTerminationMessageMax = 4096;
 // containerd do (it also fits the 16 MiB gRPC message limit kubelet uses).
 constexpr size_t kExecSyncMaxOutput = size_t{16} << 20;
 
+// An exit whose code nobody recorded: 255 and reason "Unknown", now.
+void MarkExitUnknown(ContainerRecord& r) {
+  r.state = runtime::v1::CONTAINER_EXITED;
+  r.exit_code = 255;
+  r.reason = "Unknown";
+  r.finished_at_ns = NowNs();
+}
+
 bool CgroupRecordedOom(const std::string& cgroups_path) {
   // cgroup v1: memory.oom_control counts kills; v2: memory.events.
   for (const std::string& file :
@@ -588,10 +596,7 @@ void ContainerManager::UndoInterruptedCreate(ContainerRecord r) {
     // can finish the job.
     CRIUS_LOG(kWarn) << "undoing interrupted create of container " << r.id << ": " << first;
     r.creating = false;
-    r.state = runtime::v1::CONTAINER_EXITED;
-    r.exit_code = 255;
-    r.reason = "Unknown";
-    r.finished_at_ns = NowNs();
+    MarkExitUnknown(r);
     (void)Persist(r);
     Publish(std::move(r));
     return;
@@ -620,10 +625,7 @@ void ContainerManager::RecoverOne(ContainerRecord r) {
       if (!state.ok() || state->status == oci::kStatusStopped) {
         // Neither conmon nor an exit code survived (a reboot): the process is
         // gone and how it ended is unknown.
-        r.state = runtime::v1::CONTAINER_EXITED;
-        r.exit_code = 255;
-        r.reason = "Unknown";
-        r.finished_at_ns = NowNs();
+        MarkExitUnknown(r);
         (void)Persist(r);
       }
     }
