@@ -13,36 +13,9 @@
 #   ctr_extra_toml (optional) appended to the config, e.g. registry mirrors
 # and gets ctr_pid (containerd's PID).
 
-bench_name=${bench_name:-bench}
+# shellcheck source=bench/lib_bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_bench.sh"
 ctr_pid=""
-
-log() { printf '[%s %(%H:%M:%S)T] %s\n' "$bench_name" -1 "$*" >&2; }
-
-stop_pid() {  # pid name: SIGTERM, wait up to 30 s, then SIGKILL
-  local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$2 ($pid) ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-wait_for_socket() {  # path pid name
-  local i
-  for ((i = 0; i < 300; i++)); do
-    [[ -S $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { log "$3 exited during startup"; return 1; }
-    sleep 0.1
-  done
-  log "$3 did not create $1 within 30 s"
-  return 1
-}
 
 # The deploy conflist's shape: bridge with isGateway, ipMasq, hairpinMode;
 # host-local; portmap. (loopback is attached by the runtimes themselves.)
@@ -163,13 +136,6 @@ clean_bench_cgroups() {  # run id
     done < <(find "$cg" -type d)
     find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
   done
-  return 0
-}
-
-# Mounts left under the temp tree (pins, shm, rootfs), deepest first.
-umount_under() {  # dir
-  awk -v t="$1/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null; done
   return 0
 }
 

@@ -136,26 +136,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 start_criusd() {
-  local d=$T/crius
-  mkdir -p "$d/crius.d"
-  cat >"$d/crius.yaml" <<EOF
-root: $d/root
-state: $T/run/c
-log_level: $criusd_log_level
-cni:
-  conf_dir: $d/net.d
-  cache_dir: $d/cni-cache
-  bin_dirs: [/usr/lib/cni]
-metrics:
-  enabled: false
-pod:
+  start_bench_criusd "$T/crius" "$T/run/c" "pod:
   infra_path: $pause
-EOF
-  "$criusd" --config "$d/crius.yaml" --config-dir "$d/crius.d" --listen "unix://$d/crius.sock" \
-    >"$d/criusd.log" 2>&1 &
-  criusd_pid=$!
-  wait_for_socket "$d/crius.sock" "$criusd_pid" criusd
-  log "criusd $criusd_pid on unix://$d/crius.sock"
+"
+  log "criusd $criusd_pid on unix://$T/crius/crius.sock"
 }
 
 endpoint_of() {

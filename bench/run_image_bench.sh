@@ -15,6 +15,9 @@
 #                           [--layers N] [--layer-mib M] [--out DIR]
 # Needs root, containerd, docker-registry, curl, jq.
 set -euo pipefail
+bench_name=run_image_bench
+# shellcheck source=bench/lib_bench.sh
+source "$(dirname "$0")/lib_bench.sh"
 
 criusd=""
 image_bench=""
@@ -47,23 +50,6 @@ serve_pid=""
 daemon_pid=""
 mkdir -p "$T/results"
 
-log() { printf '[run_image_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-stop_pid() {  # pid name: SIGTERM, wait up to 30 s, then SIGKILL
-  local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$2 ($pid) ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local status=$?
   set +e
@@ -78,26 +64,14 @@ cleanup() {
     sleep 0.1
   done
   stop_pid "$serve_pid" crius_image_bench
-  # Overlay mounts containerd may have left under the tree, deepest first.
-  awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null; done
+  # Overlay mounts containerd may have left under the tree.
+  umount_under "$T"
   if [[ -n $out ]]; then mkdir -p "$out" && cp -r "$T/results/." "$out/"; fi
   rm -rf "$T"
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_for_socket() {  # path pid name
-  local i
-  for ((i = 0; i < 300; i++)); do
-    [[ -S $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { log "$3 exited during startup"; return 1; }
-    sleep 0.1
-  done
-  log "$3 did not create $1 within 30 s"
-  return 1
-}
 
 now_ms() { date +%s%3N; }
 
@@ -123,22 +97,8 @@ log "image $image, $mib MiB compressed, registry $reg"
 
 run_crius() {  # round
   local d=$T/crius-$1 ms
-  mkdir -p "$d/net.d" "$d/crius.d"
-  cat >"$d/crius.yaml" <<EOF2
-root: $d/root
-state: $d/run
-log_level: debug
-cni:
-  conf_dir: $d/net.d
-  cache_dir: $d/cni-cache
-  bin_dirs: [/usr/lib/cni]
-metrics:
-  enabled: false
-EOF2
-  "$criusd" --config "$d/crius.yaml" --config-dir "$d/crius.d" --listen "unix://$d/crius.sock" \
-    >"$d/criusd.log" 2>&1 &
-  daemon_pid=$!
-  wait_for_socket "$d/crius.sock" "$daemon_pid" criusd
+  criusd_log_level=debug start_bench_criusd "$d" "$d/run"
+  daemon_pid=$criusd_pid
   ms=$("$image_bench" pull --endpoint "unix://$d/crius.sock" --image "$image")
   stop_pid "$daemon_pid" criusd
   daemon_pid=""
