@@ -60,16 +60,16 @@ clean_iptables() {  # network name
   done < <(iptables-save -t nat | grep -F -- "-A POSTROUTING" | grep -F "name: \\\"$net\\\"" || true)
 }
 
-start_containerd() {
-  local d=$T/ctr
-  mkdir -p "$d/net.d"
-  write_conflist "$d/net.d/10-$ctr_net.conflist" "$ctr_net" "$ctr_bridge" "$ctr_subnet" "$d/ipam"
-  # restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which
-  # this machine lacks (runc would fail); criusd clamps the same way.
-  cat >"$d/config.toml" <<EOF
+# The start of a private containerd's config.toml: root, sockets and opt
+# dir under <dir>, state at <state>, unused snapshotters off, debug and
+# metrics endpoints off; ends inside the CRI plugin's table, so the caller
+# appends the rest of its settings.
+containerd_toml_head() {  # dir state
+  local d=$1
+  cat <<EOF
 version = 2
 root = "$d/root"
-state = "$T/run/containerd"
+state = "$2"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
                     "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
 [grpc]
@@ -84,6 +84,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
 [plugins."io.containerd.grpc.v1.cri"]
+EOF
+}
+
+start_containerd() {
+  local d=$T/ctr
+  mkdir -p "$d/net.d"
+  write_conflist "$d/net.d/10-$ctr_net.conflist" "$ctr_net" "$ctr_bridge" "$ctr_subnet" "$d/ipam"
+  # restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which
+  # this machine lacks (runc would fail); criusd clamps the same way.
+  {
+    containerd_toml_head "$d" "$T/run/containerd"
+    cat <<EOF
   sandbox_image = "$pause_image"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -103,6 +115,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     max_conf_num = 1
 ${ctr_extra_toml:-}
 EOF
+  } >"$d/config.toml"
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   ctr_pid=$!
   wait_for_socket "$d/containerd.sock" "$ctr_pid" containerd

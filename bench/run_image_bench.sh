@@ -16,8 +16,8 @@
 # Needs root, containerd, docker-registry, curl, jq.
 set -euo pipefail
 bench_name=run_image_bench
-# shellcheck source=bench/lib_bench.sh
-source "$(dirname "$0")/lib_bench.sh"
+# shellcheck source=bench/lib_containerd.sh (which sources lib_bench.sh)
+source "$(dirname "$0")/lib_containerd.sh"
 
 criusd=""
 image_bench=""
@@ -110,24 +110,9 @@ run_crius() {  # round
 run_containerd() {  # round
   local d=$T/ctr-$1 ms
   mkdir -p "$d/net.d"
-  cat >"$d/config.toml" <<EOF2
-version = 2
-root = "$d/root"
-state = "$d/run"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "$d/containerd.sock"
-[ttrpc]
-  address = "$d/containerd.sock.ttrpc"
-[debug]
-  address = ""
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/opt"
-[plugins."io.containerd.grpc.v1.cri"]
+  {
+    containerd_toml_head "$d" "$d/run"
+    cat <<EOF2
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
@@ -142,6 +127,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$host"]
     endpoint = ["$reg"]
 EOF2
+  } >"$d/config.toml"
   containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
   daemon_pid=$!
   wait_for_socket "$d/containerd.sock" "$daemon_pid" containerd
