@@ -64,7 +64,75 @@ ContainerManager::ContainerManager(SandboxManager& sandboxes, image::ImageManage
                                    ContainerManagerOptions options)
     : sandboxes_(sandboxes), images_(images), handlers_(handlers), options_(std::move(options)) {}
 
-ContainerManager::~ContainerManager() { exits_.reset(); }
+ContainerManager::~ContainerManager() {
+  exits_.reset();  // no more exits, so nothing more is queued
+  {
+    absl::MutexLock lock(&reclaim_mu_);
+    reclaim_stop_ = true;
+  }
+  if (reclaimer_.joinable()) reclaimer_.join();
+}
+
+void ContainerManager::QueueRuntimeDelete(const std::string& id) {
+  absl::MutexLock lock(&reclaim_mu_);
+  reclaim_queue_.push_back(id);
+}
+
+void ContainerManager::RuntimeDeleteLoop() {
+  for (;;) {
+    std::string id;
+    {
+      absl::MutexLock lock(&reclaim_mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(reclaim_mu_) {
+        return reclaim_stop_ || !reclaim_queue_.empty();
+      };
+      reclaim_mu_.Await(absl::Condition(&ready));
+      if (reclaim_stop_) return;
+      id = std::move(reclaim_queue_.front());
+      reclaim_queue_.pop_front();
+    }
+    DeleteExitedRuntimeState(id);
+  }
+}
+
+void ContainerManager::DeleteExitedRuntimeState(const std::string& id) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (records_.count(id) == 0) return;  // removed meanwhile
+  }
+  auto slot = SlotFor(id);
+  absl::MutexLock op(&slot->op);
+  RecordPtr r;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) {
+      // Removed between the check and the lock: drop the slot made above.
+      auto s = slots_.find(id);
+      if (s != slots_.end() && s->second == slot) slots_.erase(s);
+      return;
+    }
+    r = it->second;
+  }
+  if (r->state != runtime::v1::CONTAINER_EXITED || r->runtime_deleted) return;
+  HandlerClients* clients = ClientsFor(r->runtime_handler);
+  if (clients == nullptr) return;
+  absl::Status s = clients->runtime->Delete(id, /*force=*/false);
+  if (!s.ok() && !absl::IsNotFound(s)) {
+    // RemoveContainer tries again, with force.
+    CRIUS_LOG(kWarn) << "container " << id << ": runtime delete after exit: " << s;
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(id);
+  if (it == records_.end()) return;
+  ContainerRecord updated = *it->second;
+  updated.runtime_deleted = true;
+  // Not durable: if it is lost, RemoveContainer runs a delete that finds
+  // nothing.
+  (void)Persist(updated, Durability::kProcessCrash);
+  it->second = std::make_shared<const ContainerRecord>(std::move(updated));
+}
 
 std::shared_ptr<ContainerManager::Slot> ContainerManager::SlotFor(const std::string& id) {
   absl::MutexLock lock(&mu_);
@@ -336,6 +404,7 @@ void ContainerManager::OnExit(const oci::ExitEvent& event) {
   ApplyExit(&r, event.exit_code, event.finished_at);
   if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << r.id << ": " << s;
   CRIUS_LOG(kInfo) << "container " << r.id << " exited with code " << r.exit_code << " (" << r.reason << ")";
+  QueueRuntimeDelete(r.id);
   it->second = std::make_shared<const ContainerRecord>(std::move(r));
 }
 
@@ -416,8 +485,10 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
   }
   HandlerClients* clients = ClientsFor(r->runtime_handler);
   if (clients != nullptr) {
-    absl::Status s = clients->runtime->Delete(id, /*force=*/true);
-    if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, absl::StrCat("remove container ", id));
+    if (!r->runtime_deleted) {
+      absl::Status s = clients->runtime->Delete(id, /*force=*/true);
+      if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, absl::StrCat("remove container ", id));
+    }
     (void)clients->monitor->RemoveContainerFiles(id);
   }
   RETURN_IF_ERROR(Annotate(images_.rootfs().Unmount(id), absl::StrCat("remove container ", id)));
@@ -535,6 +606,10 @@ absl::Status ContainerManager::Recover() {
     }
   }
   RemoveOrphanRootfs();
+  for (const RecordPtr& r : List()) {
+    if (r->state == runtime::v1::CONTAINER_EXITED && !r->runtime_deleted) QueueRuntimeDelete(r->id);
+  }
+  reclaimer_ = std::thread([this] { RuntimeDeleteLoop(); });
   // Started after the records are in: exits noticed while criusd was down
   // are reported first, as repeats of what RecoverOne already applied.
   ASSIGN_OR_RETURN(exits_, oci::ExitWatcher::Start(options_.exit_dir,

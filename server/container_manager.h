@@ -5,9 +5,11 @@
 // while criusd restarts. Records live in memory (List/Status never touch
 // the disk or the runtime) and are persisted on every change.
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -94,6 +96,12 @@ class ContainerManager {
   void RecoverOne(ContainerRecord record);
   // Undoes a create criusd died in (`record.creating`).
   void UndoInterruptedCreate(ContainerRecord record);
+  // Exited containers' runtime state (`runc delete`) is deleted in the
+  // background, one at a time, so RemoveContainer is only unmounts and
+  // unlinks (containerd's shim deletes at exit too).
+  void QueueRuntimeDelete(const std::string& id);
+  void RuntimeDeleteLoop();
+  void DeleteExitedRuntimeState(const std::string& id);
 
   SandboxManager& sandboxes_;
   image::ImageManager& images_;
@@ -101,6 +109,11 @@ class ContainerManager {
   const ContainerManagerOptions options_;
   NameRegistry names_;
   std::unique_ptr<oci::ExitWatcher> exits_;
+
+  absl::Mutex reclaim_mu_;
+  std::deque<std::string> reclaim_queue_ ABSL_GUARDED_BY(reclaim_mu_);
+  bool reclaim_stop_ ABSL_GUARDED_BY(reclaim_mu_) = false;
+  std::thread reclaimer_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, RecordPtr> records_ ABSL_GUARDED_BY(mu_);

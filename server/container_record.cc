@@ -60,7 +60,8 @@ std::string ContainerToJson(const ContainerRecord& r) {
             {"stop_signal", r.stop_signal},
             {"process", r.process_json},
             {"resources", ProtoToJson(r.resources)},
-            {"creating", r.creating}};
+            {"creating", r.creating},
+            {"runtime_deleted", r.runtime_deleted}};
   return j.dump(2);
 }
 
@@ -98,6 +99,7 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text) {
     r.stop_signal = j.value("stop_signal", 15);
     r.process_json = j.value("process", "");
     r.creating = j.value("creating", false);
+    r.runtime_deleted = j.value("runtime_deleted", false);
     if (j.contains("resources")) {
       if (auto s = JsonToProto(j.at("resources"), &r.resources); !s.ok()) return s;
     }

@@ -50,6 +50,9 @@ struct ContainerRecord {
   // criusd dies inside the create, recovery undoes what the id, bundle and
   // handler name (kubelet never got the id, so nobody else will).
   bool creating = false;
+  // The runtime's state of an exited container is already deleted (done in
+  // the background after the exit, so RemoveContainer need not run it).
+  bool runtime_deleted = false;
 
   std::string ReservationName(const runtime::v1::PodSandboxMetadata& pod) const;
 };

@@ -35,6 +35,21 @@ TEST_F(ContainerE2E, RunsToCompletionWithExitCodeAndCriLog) {
   EXPECT_TRUE(absl::StrContains(log, " stdout F hello\n")) << log;
   EXPECT_TRUE(absl::StrContains(log, " stderr F oops\n")) << log;
 
+  // The runtime's state of the exited container is deleted soon after the
+  // exit (not left for RemoveContainer), while its status and log stay.
+  const std::string runc_state = d_.state_dir() + "/runc/" + *id;
+  struct stat rs;
+  bool deleted = false;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(30); !deleted && absl::Now() < deadline;) {
+    deleted = ::stat(runc_state.c_str(), &rs) != 0;
+    if (!deleted) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(deleted) << runc_state << " still there" << d_.Log();
+  auto after = Status(*id);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->state(), runtime::v1::CONTAINER_EXITED);
+  EXPECT_EQ(after->exit_code(), 3);
+
   runtime::v1::RemoveContainerRequest rm;
   rm.set_container_id(*id);
   ASSERT_TRUE(d_.client().RemoveContainer(rm).ok()) << d_.Log();
