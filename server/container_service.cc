@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "server/container_manager.h"
 #include "server/cri_service.h"
+#include "server/record_lookup.h"
 #include "server/stream_batches.h"
 
 namespace crius::server {
@@ -16,15 +17,6 @@ namespace {
 
 using runtime::v1::Container;
 using runtime::v1::ContainerFilter;
-
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const google::protobuf::Map<std::string, std::string>& labels) {
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
-}
 
 bool Matches(const ContainerFilter& f, const ContainerRecord& r) {
   if (!f.id().empty() && r.id.compare(0, f.id().size(), f.id()) != 0) return false;

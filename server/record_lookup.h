@@ -1,7 +1,8 @@
 #pragma once
 // Lookups shared by the managers that keep records in an id-ordered map
 // (pods, containers): an exact id or a unique prefix of one, as crictl and
-// kubelet's tools allow, and a snapshot of every record.
+// kubelet's tools allow, a snapshot of every record, and the label
+// selector match of the List filters.
 
 #include <iterator>
 #include <map>
@@ -11,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/map.h"
 
 namespace crius::server {
 
@@ -29,6 +31,17 @@ absl::StatusOr<Ptr> FindByIdOrPrefix(const std::map<std::string, Ptr>& records,
     return absl::InvalidArgumentError(absl::StrCat(kind, " id prefix ", id, " is ambiguous"));
   }
   return absl::NotFoundError(absl::StrCat(kind, " ", id, " not found"));
+}
+
+// Whether `labels` has every key of `selector` with the same value (the
+// label_selector of the List filters; an empty selector matches all).
+inline bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
+                        const google::protobuf::Map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
 }
 
 // Every record, in id order. The caller holds the map's lock.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "server/cri_service.h"
+#include "server/record_lookup.h"
 #include "server/sandbox_manager.h"
 #include "server/stream_batches.h"
 
@@ -14,15 +15,6 @@ namespace {
 
 using runtime::v1::PodSandbox;
 using runtime::v1::PodSandboxFilter;
-
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const google::protobuf::Map<std::string, std::string>& labels) {
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
-}
 
 bool Matches(const PodSandboxFilter& f, const SandboxRecord& r) {
   if (!f.id().empty() && r.id.compare(0, f.id().size(), f.id()) != 0) return false;
