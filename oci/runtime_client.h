@@ -128,6 +128,8 @@ class RuntimeClient {
                                                  const std::string& process_file_dir,
                                                  absl::Duration timeout = absl::ZeroDuration(),
                                                  size_t max_output = kDefaultExecOutput);
+  // What ExecSync returns at most per stream, as CRI-O after CVE-2022-1708
+  // (one stream of it fits kubelet's 16 MiB gRPC message limit).
   static constexpr size_t kDefaultExecOutput = size_t{16} << 20;
 
  protected:

@@ -28,9 +28,6 @@ int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
 
 // The tail a termination message may take, as kubelet caps it.
 constexpr size_t kTerminationMessageMax = 4096;
-// ExecSync's stdout and stderr are each cut at this size, as CRI-O and
-// containerd do (it also fits the 16 MiB gRPC message limit kubelet uses).
-constexpr size_t kExecSyncMaxOutput = size_t{16} << 20;
 
 // An exit whose code nobody recorded: 255 and reason "Unknown", now.
 void MarkExitUnknown(ContainerRecord& r) {
@@ -542,8 +539,8 @@ absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
                                ? absl::InfiniteDuration()
                                : std::max(call_deadline - absl::Now(), absl::Milliseconds(1));
   if (req.timeout() > 0) timeout = std::min(timeout, absl::Seconds(req.timeout()));
-  auto result = clients->runtime->ExecProcess(r->id, process, r->bundle, timeout,
-                                              kExecSyncMaxOutput);
+  // Each stream is cut at RuntimeClient's default, CRI-O's 16 MiB.
+  auto result = clients->runtime->ExecProcess(r->id, process, r->bundle, timeout);
   if (!result.ok()) {
     if (absl::IsDeadlineExceeded(result.status())) {
       return absl::DeadlineExceededError(absl::StrCat(
