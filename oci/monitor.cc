@@ -36,12 +36,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 constexpr size_t kMaxSocketPath = 107;
-// conmon names the attach symlink after its -u (container uuid). Half a
-// 64-hex container id is as unique in practice (128 random bits) and
-// leaves room for a state dir of up to 60 bytes.
-constexpr size_t kAttachKeyLength = 32;
 
-std::string AttachKey(const std::string& id) { return id.substr(0, kAttachKeyLength); }
 // Bounds what we keep from conmon's own output and the sync pipe.
 constexpr size_t kMaxDiagnostic = 16 * 1024;
 constexpr size_t kMaxSyncMessage = 64 * 1024;
@@ -480,6 +475,8 @@ Monitor::Monitor(MonitorConfig config) : config_(std::move(config)) {}
 std::string Monitor::ExitFilePath(const std::string& id) const {
   return JoinPath(config_.exit_dir, id);
 }
+
+std::string AttachKey(const std::string& id) { return id.substr(0, kAttachKeyLength); }
 
 absl::Status Monitor::RemoveContainerFiles(const std::string& id) const {
   if (id.empty() || !std::all_of(id.begin(), id.end(), IsIdChar)) {

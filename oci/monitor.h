@@ -63,12 +63,19 @@ void ReapIfChild(pid_t pid);
 absl::Status WaitForProcessExit(const ProcessIdentity& who, absl::Duration timeout);
 
 // Per-runtime-handler settings, fixed for the daemon's lifetime.
+// conmon names a container's attach symlink in the socket dir after its -u
+// (container uuid); crius passes the id's first kAttachKeyLength characters.
+// Half a 64-hex id is as unique in practice (128 random bits) and leaves
+// room for a state dir of up to 60 bytes.
+inline constexpr size_t kAttachKeyLength = 32;
+std::string AttachKey(const std::string& id);
+
 struct MonitorConfig {
   std::string conmon_path;   // absolute, e.g. /usr/bin/conmon
   std::string runtime_path;  // absolute OCI runtime, e.g. /usr/bin/runc
   std::string runtime_root;  // the runtime's --root (its state directory)
   std::string exit_dir;      // conmon writes <exit_dir>/<id> here
-  // Attach socket symlinks live here; keep it short: <socket_dir>/<id[:32]>/attach
+  // Attach socket symlinks live here; keep it short: <socket_dir>/<AttachKey>/attach
   // must fit a unix socket path (107 bytes), so at most 67 bytes.
   std::string socket_dir;
   std::string log_level = "info";  // conmon's --log-level

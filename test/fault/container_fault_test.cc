@@ -32,6 +32,7 @@
 #include "common/exec.h"
 #include "common/files.h"
 #include "gmock/gmock.h"
+#include "oci/monitor.h"
 #include "test/e2e/container_util.h"
 
 namespace crius::testing {
@@ -229,8 +230,7 @@ class ContainerFault : public ContainerE2E {
         return true;
       }
       for (const auto& id : keep) {
-        // conmon's attach link is named after the id's first 32 characters.
-        if (absl::StrContains(s, id) || (s.size() == 32 && absl::StartsWith(id, s))) return true;
+        if (absl::StrContains(s, id) || s == oci::AttachKey(id)) return true;
       }
       return false;
     };

@@ -238,7 +238,7 @@ class ConmonTest : public ::testing::Test {
     EXPECT_FALSE(IsProcessAlive(conmon)) << "conmon " << conmon.pid << " still runs";
     EXPECT_FALSE(absl::StrContains(RuncList(), c.id)) << RuncList();
     EXPECT_TRUE(CgroupDirs(c).empty()) << CgroupDirs(c)[0];
-    EXPECT_FALSE(Exists(JoinPath(config_.socket_dir, c.id.substr(0, 32))))
+    EXPECT_FALSE(Exists(JoinPath(config_.socket_dir, AttachKey(c.id))))
         << "attach symlink left behind";
   }
 
@@ -578,7 +578,7 @@ TEST_F(ConmonTest, FullLengthIdsFitUnderALongSocketDir) {
   ExpectConmonExits(created->conmon);
   EXPECT_EQ(Runc({"delete", "--force", c.id}).exit_code, 0);
   EXPECT_TRUE(monitor.RemoveContainerFiles(c.id).ok());
-  EXPECT_FALSE(Exists(JoinPath(config.socket_dir, c.id.substr(0, 32)))) << "symlink left";
+  EXPECT_FALSE(Exists(JoinPath(config.socket_dir, AttachKey(c.id)))) << "symlink left";
 }
 
 TEST_F(ConmonTest, ArgvIsWhatCrioPasses) {
