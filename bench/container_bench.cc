@@ -52,6 +52,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bench/bench_common.h"
 #include "client/cri_client.h"
 #include "nlohmann/json.hpp"
 #include "test/support/image_builder.h"
@@ -116,35 +117,6 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   }
   return true;
 }
-
-// Latencies of one call, in ms; nearest-rank percentiles as crius_pod_bench.
-struct Samples {
-  std::vector<double> ms;
-
-  void Add(Clock::duration d) { ms.push_back(std::chrono::duration<double, std::milli>(d).count()); }
-
-  static double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
-  static double Percentile(const std::vector<double>& sorted, double p) {
-    if (sorted.empty()) return 0;
-    size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-  }
-  Json Summary() const {
-    std::vector<double> s = ms;
-    std::sort(s.begin(), s.end());
-    double sum = 0;
-    for (double v : s) sum += v;
-    Json samples = Json::array();
-    for (double v : ms) samples.push_back(Round3(v));
-    return {{"n", s.size()},
-            {"p50_ms", Round3(Percentile(s, 50))},
-            {"p90_ms", Round3(Percentile(s, 90))},
-            {"p99_ms", Round3(Percentile(s, 99))},
-            {"mean_ms", Round3(s.empty() ? 0 : sum / static_cast<double>(s.size()))},
-            {"max_ms", Round3(s.empty() ? 0 : s.back())},
-            {"samples_ms", samples}};
-  }
-};
 
 bool WriteJson(const std::string& path, const Json& doc) {
   if (path.empty()) return true;
@@ -239,28 +211,13 @@ bool WriteState(const std::string& path, const std::vector<PodIds>& pods) {
 
 // What kubelet sends for a plain Deployment pod (as crius_pod_bench).
 rt::PodSandboxConfig PodConfig(const Options& o, int index) {
-  rt::PodSandboxConfig c;
   const std::string name = absl::StrCat("cbench-", o.tag, index);
   const std::string ns = absl::StrCat("crius-bench-", o.run_id);
   const std::string uid = absl::StrCat(o.run_id, "-c", o.tag, index);
-  auto* md = c.mutable_metadata();
-  md->set_name(name);
-  md->set_namespace_(ns);
-  md->set_uid(uid);
+  rt::PodSandboxConfig c = KubeletPodConfig(name, ns, uid, o.log_dir);
   c.set_hostname(name);
-  c.set_log_directory(absl::StrCat(o.log_dir, "/", ns, "_", name, "_", uid));
-  auto* dns = c.mutable_dns_config();
-  dns->add_servers("10.96.0.10");
-  for (const char* s : {"default.svc.cluster.local", "svc.cluster.local", "cluster.local"}) {
-    dns->add_searches(s);
-  }
-  dns->add_options("ndots:5");
   auto& labels = *c.mutable_labels();
-  labels["io.kubernetes.pod.name"] = name;
-  labels["io.kubernetes.pod.namespace"] = ns;
-  labels["io.kubernetes.pod.uid"] = uid;
   labels[kRunLabel] = o.run_id;
-  (*c.mutable_annotations())["kubernetes.io/config.source"] = "api";
   (*c.mutable_annotations())["kubernetes.io/config.seen"] = "2026-11-24T00:00:00.000000000Z";
   auto* linux = c.mutable_linux();
   linux->set_cgroup_parent(absl::StrCat("/crius-bench-", o.run_id, "/pod", uid));

@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/bench_common.h"
 #include "client/cri_client.h"
 #include "common/files.h"
 #include "common/ids.h"
@@ -51,24 +52,18 @@ struct Summary {
   double p50 = 0, p90 = 0, p99 = 0;
 };
 
-Summary Summarise(std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
-  return {at(0.5), at(0.9), at(0.99)};
-}
-
 template <typename F>
 Summary Time(int calls, F&& call) {
-  std::vector<double> ms;
+  crius::bench::Samples samples;
   for (int i = 0; i < calls; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     if (!call()) {
       std::cerr << "call failed\n";
       std::exit(1);
     }
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    samples.Add(std::chrono::steady_clock::now() - t0);
   }
-  return Summarise(std::move(ms));
+  return {samples.Percentile(50), samples.Percentile(90), samples.Percentile(99)};
 }
 
 long RssKiB(pid_t pid) {

@@ -49,6 +49,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/absl_view.h"
+#include "bench/bench_common.h"
 #include "client/cri_client.h"
 #include "nlohmann/json.hpp"
 
@@ -180,48 +181,6 @@ std::string RandomId() {
   return absl::StrFormat("%08x", rd());
 }
 
-// Latencies of one call type, in milliseconds.
-struct Samples {
-  std::vector<double> ms;
-
-  void Add(Clock::duration d) {
-    ms.push_back(std::chrono::duration<double, std::milli>(d).count());
-  }
-  void Merge(const Samples& other) { ms.insert(ms.end(), other.ms.begin(), other.ms.end()); }
-
-  // Nearest-rank percentile: the smallest sample with at least p% of the
-  // samples at or below it.
-  static double Percentile(const std::vector<double>& sorted, double p) {
-    if (sorted.empty()) return 0;
-    size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-  }
-
-  Json Rounded() const {
-    Json out = Json::array();
-    for (double v : ms) out.push_back(std::round(v * 1000.0) / 1000.0);
-    return out;
-  }
-
-  Json Summary() const {
-    std::vector<double> s = ms;
-    std::sort(s.begin(), s.end());
-    double sum = 0;
-    for (double v : s) sum += v;
-    auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
-    return {{"n", s.size()},
-            {"p50_ms", round3(Percentile(s, 50))},
-            {"p90_ms", round3(Percentile(s, 90))},
-            {"p99_ms", round3(Percentile(s, 99))},
-            {"mean_ms", round3(s.empty() ? 0 : sum / static_cast<double>(s.size()))},
-            {"min_ms", round3(s.empty() ? 0 : s.front())},
-            {"max_ms", round3(s.empty() ? 0 : s.back())},
-            // In call order (completion order when concurrent), so runs can
-            // be merged and a trend, e.g. slower as pods accumulate, shows.
-            {"samples_ms", Rounded()}};
-  }
-};
-
 // Every pod this process created and has not removed yet, so a failed run
 // can take them all away again.
 class PodTracker {
@@ -306,30 +265,14 @@ class Bench {
 rt::PodSandboxConfig Bench::MakeConfig(const std::string& phase, int index,
                                        bool host_network) const {
   // Shaped like what kubelet sends for a plain Deployment pod.
-  rt::PodSandboxConfig c;
   const std::string name = absl::StrCat("bench-", o_.tag, phase, "-", index);
   const std::string ns = absl::StrCat("crius-bench-", o_.run_id);
   const std::string uid = absl::StrCat(o_.run_id, "-", o_.tag, phase, "-", index);
-  auto* md = c.mutable_metadata();
-  md->set_name(name);
-  md->set_namespace_(ns);
-  md->set_uid(uid);
-  md->set_attempt(0);
+  rt::PodSandboxConfig c = KubeletPodConfig(name, ns, uid, o_.log_dir);
   if (!host_network) c.set_hostname(name);
-  c.set_log_directory(absl::StrCat(o_.log_dir, "/", ns, "_", name, "_", uid));
-  auto* dns = c.mutable_dns_config();
-  dns->add_servers("10.96.0.10");
-  for (const char* s : {"default.svc.cluster.local", "svc.cluster.local", "cluster.local"}) {
-    dns->add_searches(s);
-  }
-  dns->add_options("ndots:5");
   auto& labels = *c.mutable_labels();
-  labels["io.kubernetes.pod.name"] = name;
-  labels["io.kubernetes.pod.namespace"] = ns;
-  labels["io.kubernetes.pod.uid"] = uid;
   labels[kRunLabel] = o_.run_id;
   labels[kPhaseLabel] = phase;
-  (*c.mutable_annotations())["kubernetes.io/config.source"] = "api";
   auto* linux = c.mutable_linux();
   if (o_.cgroup_parent) {
     linux->set_cgroup_parent(absl::StrCat("/crius-bench-", o_.run_id, "/pod", uid));
