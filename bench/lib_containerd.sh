@@ -124,17 +124,19 @@ EOF
   log "containerd $ctr_pid on unix://$d/containerd.sock, sandbox image $pause_image imported"
 }
 
-# containerd's shims outlive it; only those started for this tree (their
-# argv names its socket) are ended, each by PID.
-end_leftover_shims() {
+# Processes of this tree that outlive their daemon, each ended by PID:
+# containerd's shims (their argv names its socket under $T/ctr/) and
+# crius's conmons (their argv names their bundles under $T/).
+end_leftover() {  # argv-substring tree-substring what
   local p cmd
   for p in /proc/[0-9]*; do
     cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-    if [[ $cmd == *containerd-shim* && $cmd == *"$T/ctr/"* ]]; then
-      log "ending leftover shim ${p#/proc/}"
+    if [[ $cmd == *"$1"* && $cmd == *"$2"* ]]; then
+      log "ending leftover $3 ${p#/proc/}"
       kill -KILL "${p#/proc/}" 2>/dev/null
     fi
   done
+  return 0
 }
 
 # Pod cgroups of one run (crius removes its own; runc leaves the parents
@@ -149,6 +151,25 @@ clean_bench_cgroups() {  # run id
     done < <(find "$cg" -type d)
     find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
   done
+  return 0
+}
+
+# What a crius-vs-containerd run may leave once both daemons are stopped:
+# shims, conmons of the tree (their argv names its bundles; each ended by
+# PID), the run's pod cgroups, mounts, crius's pinned netns, both bridges and
+# their iptables rules, and containerd's entries in libcni's default cache
+# dir. Uses T, run_id, crius_net/crius_bridge and ctr_net/ctr_bridge.
+clean_cri_run() {
+  end_leftover containerd-shim "$T/ctr/" shim
+  end_leftover /conmon "$T/" conmon
+  clean_bench_cgroups "$run_id"
+  umount_under "$T"
+  remove_crius_netns "$T/crius/root"
+  ip link del "$crius_bridge" 2>/dev/null
+  ip link del "$ctr_bridge" 2>/dev/null
+  clean_iptables "$crius_net"
+  clean_iptables "$ctr_net"
+  rm -f /var/lib/cni/results/"$ctr_net"-* 2>/dev/null
   return 0
 }
 

@@ -99,25 +99,7 @@ cleanup() {
   fi
   stop_pid "$criusd_pid" criusd
   stop_pid "$ctr_pid" containerd
-  end_leftover_shims
-  # conmons of this tree (their argv names its bundles), each by PID.
-  local p cmd
-  for p in /proc/[0-9]*; do
-    [[ $(cat "$p/comm" 2>/dev/null) == conmon ]] || continue
-    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-    if [[ $cmd == *"$T/"* ]]; then
-      log "ending leftover conmon ${p#/proc/}"
-      kill -KILL "${p#/proc/}" 2>/dev/null
-    fi
-  done
-  clean_bench_cgroups "$run_id"
-  umount_under "$T"
-  remove_crius_netns "$T/crius/root"
-  ip link del "$crius_bridge" 2>/dev/null
-  ip link del "$ctr_bridge" 2>/dev/null
-  clean_iptables "$crius_net"
-  clean_iptables "$ctr_net"
-  rm -f /var/lib/cni/results/"$ctr_net"-* 2>/dev/null
+  clean_cri_run
   # Closing the helper's stdin makes it stop the registry and exit.
   exec 9>&- 2>/dev/null
   local i

@@ -111,17 +111,7 @@ cleanup() {
   fi
   stop_pid "$criusd_pid" criusd
   stop_pid "$ctr_pid" containerd
-  end_leftover_shims
-  clean_bench_cgroups "$run_id"
-  umount_under "$T"
-  remove_crius_netns "$T/crius/root"
-  ip link del "$crius_bridge" 2>/dev/null
-  ip link del "$ctr_bridge" 2>/dev/null
-  clean_iptables "$crius_net"
-  clean_iptables "$ctr_net"
-  # containerd's CNI cache lives in libcni's default dir; entries of its
-  # network only.
-  rm -f /var/lib/cni/results/"$ctr_net"-* 2>/dev/null
+  clean_cri_run
   if [[ -n $out ]]; then
     cp "$T/crius/criusd.log" "$T/ctr/containerd.log" "$results/" 2>/dev/null
   fi
