@@ -1,6 +1,6 @@
 #pragma once
-// Small helpers shared by the image e2e and fault tests: CRI request
-// builders, and views of the daemon's image root (<root>/content,
+// Small helpers shared by the image e2e and fault tests: a registry on
+// loopback, busybox-based images, CRI request builders, and views of the daemon's image root (<root>/content,
 // <root>/layers) computed independently of the code under test, so a test
 // can say which blobs and layer directories must (not) be on disk.
 
@@ -8,14 +8,40 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "api/api.pb.h"
+#include "gtest/gtest.h"
 #include "image/digest.h"
+#include "test/support/image_builder.h"
+#include "test/support/registry_fixture.h"
 
 namespace crius::testing::img {
+
+// A docker-registry on a loopback port; null (with a test failure) if it
+// does not start.
+inline std::unique_ptr<RegistryFixture> StartRegistry(RegistryOptions options = {}) {
+  auto reg = RegistryFixture::Start(std::move(options));
+  EXPECT_TRUE(reg.ok()) << reg.status();
+  return reg.ok() ? std::move(*reg) : nullptr;
+}
+
+// Busybox plus one small layer of its own (compressed with `top`), so two
+// images built with different `marker`s share the base layer but differ
+// above it.
+inline absl::StatusOr<BuiltImage> BusyboxWith(const std::string& marker,
+                                              Compression top = Compression::kGzip) {
+  auto rootfs = BusyboxRootfs();
+  if (!rootfs.ok()) return rootfs.status();
+  return ImageBuilder()
+      .AddLayer(*rootfs, Compression::kGzip)
+      .AddLayer({TarEntry::File("etc/marker", marker + "\n")}, top)
+      .Cmd({"/bin/sh"})
+      .Build();
+}
 
 inline runtime::v1::PullImageRequest PullReq(const std::string& ref) {
   runtime::v1::PullImageRequest r;

@@ -19,26 +19,11 @@
 namespace crius::testing {
 namespace {
 
+using img::BusyboxWith;
 using img::PullReq;
 using img::RemoveReq;
+using img::StartRegistry;
 using img::StatusReq;
-
-std::unique_ptr<RegistryFixture> StartRegistry() {
-  auto reg = RegistryFixture::Start();
-  EXPECT_TRUE(reg.ok()) << reg.status();
-  return reg.ok() ? std::move(*reg) : nullptr;
-}
-
-// Busybox (shared by every image built here) plus a layer of its own.
-absl::StatusOr<BuiltImage> BusyboxWith(const std::string& marker) {
-  auto rootfs = BusyboxRootfs();
-  if (!rootfs.ok()) return rootfs.status();
-  return ImageBuilder()
-      .AddLayer(*rootfs, Compression::kGzip)
-      .AddLayer({TarEntry::File("etc/marker", marker + "\n")}, Compression::kZstd)
-      .Cmd({"/bin/sh"})
-      .Build();
-}
 
 const runtime::v1::Image* FindListed(const runtime::v1::ListImagesResponse& list, const std::string& id) {
   for (const auto& i : list.images()) {
@@ -57,8 +42,8 @@ std::vector<std::string> Digests(const runtime::v1::Image& i) {
 TEST(ImageGcE2E, MovedTagLeavesTheOldImageUntaggedWithItsDigest) {
   auto reg = StartRegistry();
   ASSERT_TRUE(reg);
-  auto a = BusyboxWith("image A");
-  auto b = BusyboxWith("image B");
+  auto a = BusyboxWith("image A", Compression::kZstd);
+  auto b = BusyboxWith("image B", Compression::kZstd);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_NE(a->config.digest, b->config.digest);
   TestDaemon d;
@@ -122,8 +107,8 @@ TEST(ImageGcE2E, MovedTagLeavesTheOldImageUntaggedWithItsDigest) {
 TEST(ImageGcE2E, RemoveByTagByIdAndCollectUnsharedContent) {
   auto reg = StartRegistry();
   ASSERT_TRUE(reg);
-  auto x = BusyboxWith("image X");
-  auto y = BusyboxWith("image Y");
+  auto x = BusyboxWith("image X", Compression::kZstd);
+  auto y = BusyboxWith("image Y", Compression::kZstd);
   ASSERT_TRUE(x.ok() && y.ok());
   ASSERT_EQ(x->diff_ids[0], y->diff_ids[0]) << "the base layer is shared";
   auto px1 = reg->Push(*x, "e2e/x:v1");

@@ -22,27 +22,11 @@ namespace crius::testing {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
+using img::BusyboxWith;
 using img::PullReq;
 using img::RemoveReq;
+using img::StartRegistry;
 using img::StatusReq;
-
-std::unique_ptr<RegistryFixture> StartRegistry(RegistryOptions options = {}) {
-  auto reg = RegistryFixture::Start(std::move(options));
-  EXPECT_TRUE(reg.ok()) << reg.status();
-  return reg.ok() ? std::move(*reg) : nullptr;
-}
-
-// Busybox plus one small layer of its own, so two images built with
-// different `marker`s share the base layer but differ above it.
-absl::StatusOr<BuiltImage> BusyboxWith(const std::string& marker) {
-  auto rootfs = BusyboxRootfs();
-  if (!rootfs.ok()) return rootfs.status();
-  return ImageBuilder()
-      .AddLayer(*rootfs, Compression::kGzip)
-      .AddLayer({TarEntry::File("etc/marker", marker + "\n")}, Compression::kGzip)
-      .Cmd({"/bin/sh"})
-      .Build();
-}
 
 // A one-layer image without busybox: enough where no process runs.
 absl::StatusOr<BuiltImage> Tiny(const std::string& marker) {

@@ -48,15 +48,21 @@ void ExpectNoImage(TestDaemon& d, const std::string& ref) {
   EXPECT_FALSE(st->has_image());
 }
 
+// Busybox plus a second layer holding one 64 KiB file: the layer the
+// tests corrupt (layers[1]).
+absl::StatusOr<BuiltImage> BusyboxWithFileLayer() {
+  auto rootfs = BusyboxRootfs();
+  if (!rootfs.ok()) return rootfs.status();
+  return ImageBuilder()
+      .AddLayer(*rootfs, Compression::kGzip)
+      .AddLayer({TarEntry::File("etc/bad", std::string(64 << 10, 'x'))}, Compression::kGzip)
+      .Build();
+}
+
 TEST(ImageFault, CorruptedLayerIsDataLossAndNothingIsKept) {
   auto reg = RegistryFixture::Start();
   ASSERT_TRUE(reg.ok()) << reg.status();
-  auto rootfs = BusyboxRootfs();
-  ASSERT_TRUE(rootfs.ok());
-  auto image = ImageBuilder()
-                   .AddLayer(*rootfs, Compression::kGzip)
-                   .AddLayer({TarEntry::File("etc/bad", std::string(64 << 10, 'x'))}, Compression::kGzip)
-                   .Build();
+  auto image = BusyboxWithFileLayer();
   ASSERT_TRUE(image.ok()) << image.status();
   ASSERT_TRUE((*reg)->Push(*image, "fault/corrupt:v1").ok());
   const std::string bad = image->layers[1].digest;
@@ -99,12 +105,7 @@ TEST(ImageFault, CorruptedLayerIsDataLossAndNothingIsKept) {
 TEST(ImageFault, LeftoversOfAFailedPullAreCollectedByARestart) {
   auto reg = RegistryFixture::Start();
   ASSERT_TRUE(reg.ok()) << reg.status();
-  auto rootfs = BusyboxRootfs();
-  ASSERT_TRUE(rootfs.ok());
-  auto image = ImageBuilder()
-                   .AddLayer(*rootfs, Compression::kGzip)
-                   .AddLayer({TarEntry::File("etc/bad", std::string(64 << 10, 'x'))}, Compression::kGzip)
-                   .Build();
+  auto image = BusyboxWithFileLayer();
   ASSERT_TRUE(image.ok()) << image.status();
   ASSERT_TRUE((*reg)->Push(*image, "fault/orphans:v1").ok());
   ASSERT_TRUE((*reg)->CorruptBlob(image->layers[1].digest).ok());

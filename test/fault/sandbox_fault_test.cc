@@ -212,14 +212,20 @@ TEST_F(SandboxFault, HangingPluginIsKilledAtTheTimeoutAndLeavesNothing) {
   ExpectNothingLeft(add);
 }
 
-TEST_F(SandboxFault, DelFailingOnceKeepsThePodNotReadyWithTheErrorUntilStopIsRetried) {
-  InstallPlugin(absl::StrCat(
+// A bridge wrapper whose first DEL fails with kDelError (CNI error 11) and
+// whose every other call is the real plugin's.
+std::string DelFailsOnceScript() {
+  return absl::StrCat(
       "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e \"$log/del-failed\" ]; then\n",
       "  : > \"$log/del-failed\"\n",
       "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kDelError, "\"}'\n",
       "  exit 1\n",
       "fi\n",
-      "exec /usr/lib/cni/bridge"));
+      "exec /usr/lib/cni/bridge");
+}
+
+TEST_F(SandboxFault, DelFailingOnceKeepsThePodNotReadyWithTheErrorUntilStopIsRetried) {
+  InstallPlugin(DelFailsOnceScript());
   StartDaemon(60);
 
   auto id = RunPod(d_.client(), Config("flaky-del"));
@@ -253,13 +259,7 @@ TEST_F(SandboxFault, DelFailingOnceKeepsThePodNotReadyWithTheErrorUntilStopIsRet
 }
 
 TEST_F(SandboxFault, RemoveRetriesADelThatFailedOnStop) {
-  InstallPlugin(absl::StrCat(
-      "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e \"$log/del-failed\" ]; then\n",
-      "  : > \"$log/del-failed\"\n",
-      "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kDelError, "\"}'\n",
-      "  exit 1\n",
-      "fi\n",
-      "exec /usr/lib/cni/bridge"));
+  InstallPlugin(DelFailsOnceScript());
   StartDaemon(60);
   auto id = RunPod(d_.client(), Config("flaky-del-rm"));
   ASSERT_TRUE(id.ok()) << id.status();
@@ -274,13 +274,7 @@ TEST_F(SandboxFault, RemoveRetriesADelThatFailedOnStop) {
 
 // A DEL that failed on Stop is retried by the next daemon's recovery.
 TEST_F(SandboxFault, RecoveryRetriesADelThatFailedBeforeACrash) {
-  InstallPlugin(absl::StrCat(
-      "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e \"$log/del-failed\" ]; then\n",
-      "  : > \"$log/del-failed\"\n",
-      "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kDelError, "\"}'\n",
-      "  exit 1\n",
-      "fi\n",
-      "exec /usr/lib/cni/bridge"));
+  InstallPlugin(DelFailsOnceScript());
   StartDaemon(60);
   auto id = RunPod(d_.client(), Config("del-then-crash"));
   ASSERT_TRUE(id.ok()) << id.status();
