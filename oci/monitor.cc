@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "common/exec.h"
 #include "common/files.h"
+#include "common/proc_stat.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/subprocess.h"
@@ -261,34 +262,6 @@ absl::Status WriteControl(const std::string& fifo, const std::string& line) {
   if (static_cast<size_t>(n) != line.size())
     return absl::InternalError(absl::StrCat("short write to ", fifo));
   return absl::OkStatus();
-}
-
-// Reads "(comm) state ... starttime" from /proc/<pid>/stat. comm may itself
-// hold spaces and parentheses, so fields are counted from the last ')'.
-struct ProcStat {
-  char state = '?';
-  uint64_t start_time = 0;
-};
-
-absl::StatusOr<ProcStat> ReadProcStat(pid_t pid) {
-  std::string path = absl::StrCat("/proc/", pid, "/stat");
-  auto content = ReadFile(path, 4096);
-  if (!content.ok()) {
-    if (absl::IsNotFound(content.status()))
-      return absl::NotFoundError(absl::StrCat("no process ", pid));
-    return content.status();
-  }
-  size_t close = content->rfind(')');
-  if (close == std::string::npos) return absl::InternalError(absl::StrCat(path, ": no ')'"));
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(*content).substr(close + 1), ' ', absl::SkipEmpty());
-  // After comm come field 3 (state) ... field 22 (starttime): index 0 and 19.
-  ProcStat st;
-  if (fields.size() < 20 || fields[0].empty() || !absl::SimpleAtoi(fields[19], &st.start_time)) {
-    return absl::InternalError(absl::StrCat(path, ": unexpected format"));
-  }
-  st.state = fields[0][0];
-  return st;
 }
 
 // A conmon that has detached from us: the read ends of its sync pipe and of

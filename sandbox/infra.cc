@@ -15,10 +15,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "common/proc_stat.h"
 #include "common/log.h"
 #include "common/rollback.h"
 #include "common/status.h"
@@ -92,8 +92,8 @@ UniqueFd OpenInfraPidfd(const InfraProcess& infra) {
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, infra.pid, 0));
   if (fd < 0) return UniqueFd();
   UniqueFd pidfd(fd);
-  absl::StatusOr<uint64_t> start = ProcessStartTime(infra.pid);
-  if (!start.ok() || *start != infra.start_time) return UniqueFd();
+  absl::StatusOr<ProcStat> proc = ReadProcStat(infra.pid);
+  if (!proc.ok() || proc->start_time != infra.start_time) return UniqueFd();
   return pidfd;
 }
 
@@ -127,28 +127,6 @@ std::string InfraCgroupsPath(std::string_view cgroup_parent, std::string_view po
   while (absl::ConsumeSuffix(&parent, "/")) {
   }
   return absl::StrCat(parent, "/crius-infra-", AbslView(pod_id.substr(0, 12)));
-}
-
-absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid) {
-  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"), 4096);
-  if (!stat.ok()) {
-    if (absl::IsNotFound(stat.status())) {
-      return absl::NotFoundError(absl::StrCat("no process ", pid));
-    }
-    return stat.status();
-  }
-  // The command name (field 2) may hold spaces and ')': fields are counted
-  // from the last ')'.
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos) return absl::InternalError("unparsable /proc/<pid>/stat");
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(*stat).substr(close + 1), ' ', absl::SkipEmpty());
-  // fields[0] is field 3 (state), so field 22 is fields[19].
-  uint64_t start = 0;
-  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start)) {
-    return absl::InternalError(absl::StrCat("unparsable /proc/", pid, "/stat"));
-  }
-  return start;
 }
 
 absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
@@ -204,7 +182,7 @@ absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
   // read before the check belongs to the process the check saw.
   // `runc run -d` may return just before its init has exec'd /pause (the
   // command line reads as runc's, or empty while the exec is under way).
-  absl::StatusOr<uint64_t> start = ProcessStartTime(infra.pid);
+  absl::StatusOr<ProcStat> start = ReadProcStat(infra.pid);
   absl::StatusOr<std::string> cmdline;
   auto is_pause = [&] {
     return cmdline.ok() && std::string_view(cmdline->c_str()) == std::string_view(kPauseInContainer);
@@ -221,7 +199,7 @@ absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
         : cmdline.ok() ? absl::StrCat(": it runs \"", absl::CHexEscape(*cmdline), "\"")
                        : absl::StrCat(": ", cmdline.status().message())));
   }
-  infra.start_time = *start;
+  infra.start_time = start->start_time;
   rb.Commit();
   return infra;
 }
@@ -258,8 +236,8 @@ absl::StatusOr<InfraStatus> GetInfraStatus(oci::RuntimeClient& runtime, const In
   if (absl::IsNotFound(state.status())) return InfraStatus::kGone;
   if (!state.ok()) return state.status();
   if (state->status != oci::kStatusRunning || state->pid != infra.pid) return InfraStatus::kStopped;
-  absl::StatusOr<uint64_t> start = ProcessStartTime(infra.pid);
-  if (!start.ok() || *start != infra.start_time) return InfraStatus::kStopped;
+  absl::StatusOr<ProcStat> proc = ReadProcStat(infra.pid);
+  if (!proc.ok() || proc->start_time != infra.start_time) return InfraStatus::kStopped;
   return InfraStatus::kRunning;
 }
 

@@ -95,8 +95,4 @@ enum class InfraStatus {
 // For recovery: asks the runtime and checks the pid against start_time.
 absl::StatusOr<InfraStatus> GetInfraStatus(oci::RuntimeClient& runtime, const InfraProcess& infra);
 
-// Field 22 (starttime, in clock ticks since boot) of /proc/<pid>/stat.
-// NotFound when the process does not exist.
-absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid);
-
 }  // namespace crius::sandbox

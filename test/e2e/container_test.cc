@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/cleanup/cleanup.h"
+#include "common/proc_stat.h"
 #include "nlohmann/json.hpp"
 #include "test/e2e/container_util.h"
 
@@ -235,15 +236,9 @@ TEST_F(ContainerE2E, ConmonIsCriusdsChildAndIsReapedWhenTheContainerEnds) {
   const auto info = nlohmann::json::parse(st->info().at("info"));
   const pid_t conmon = info.at("conmonPid").get<pid_t>();
   ASSERT_GT(conmon, 0);
-  auto stat_of = [](pid_t pid) {
-    auto text = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
-    return text.ok() ? *text : std::string();
-  };
-  const std::string stat = stat_of(conmon);
-  ASSERT_FALSE(stat.empty());
-  const std::string after_comm = stat.substr(stat.rfind(')') + 2);  // "S <ppid> ..."
-  EXPECT_EQ(after_comm.substr(2, after_comm.find(' ', 2) - 2), std::to_string(d_.pid()))
-      << "conmon's parent is not criusd: " << stat;
+  auto stat = ReadProcStat(conmon);
+  ASSERT_TRUE(stat.ok()) << stat.status();
+  EXPECT_EQ(stat->ppid, d_.pid()) << "conmon's parent is not criusd";
 
   runtime::v1::StopContainerRequest stop;
   stop.set_container_id(*id);
@@ -251,10 +246,11 @@ TEST_F(ContainerE2E, ConmonIsCriusdsChildAndIsReapedWhenTheContainerEnds) {
   ASSERT_TRUE(d_.client().StopContainer(stop).ok()) << d_.Log();
   bool gone = false;
   for (absl::Time deadline = absl::Now() + absl::Seconds(20); !gone && absl::Now() < deadline;) {
-    gone = stat_of(conmon).empty();
+    gone = absl::IsNotFound(ReadProcStat(conmon).status());
     if (!gone) absl::SleepFor(absl::Milliseconds(20));
   }
-  EXPECT_TRUE(gone) << "conmon " << conmon << " left behind: " << stat_of(conmon);
+  EXPECT_TRUE(gone) << "conmon " << conmon << " left behind in state "
+                    << (ReadProcStat(conmon).ok() ? ReadProcStat(conmon)->state : '?');
 }
 
 // A rootfs left without a container record (the record was lost, e.g. a

@@ -7,30 +7,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
+#include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/exec.h"
+#include "common/proc_stat.h"
 #include "gtest/gtest.h"
 
 namespace crius {
 namespace {
 
-// The state letter and parent of `pid` from /proc/<pid>/stat; ' ' once it
-// is gone.
+// The state letter and parent of `pid`; ' ' once it is gone.
 std::pair<char, pid_t> StateAndParent(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return {' ', 0};
-  std::vector<std::string> f = absl::StrSplit(text.substr(close + 2), ' ');
-  pid_t ppid = 0;
-  if (f.size() < 2 || !absl::SimpleAtoi(f[1], &ppid)) return {' ', 0};
-  return {f[0][0], ppid};
+  auto st = ReadProcStat(pid);
+  return st.ok() ? std::make_pair(st->state, st->ppid) : std::make_pair(' ', pid_t{0});
 }
 
 bool WaitForState(pid_t pid, char state) {

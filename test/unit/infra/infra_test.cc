@@ -391,15 +391,5 @@ TEST(InfraCgroupsPath, IsALeafOfThePodCgroup) {
   EXPECT_EQ(InfraCgroupsPath("", "abc"), "");
 }
 
-TEST(ProcessStartTime, TellsProcessesApart) {
-  auto self = ProcessStartTime(::getpid());
-  ASSERT_TRUE(self.ok()) << self.status();
-  EXPECT_GT(*self, 0u);
-  auto parent = ProcessStartTime(::getppid());
-  ASSERT_TRUE(parent.ok());
-  EXPECT_LE(*parent, *self);
-  EXPECT_TRUE(absl::IsNotFound(ProcessStartTime(INT32_MAX).status()));
-}
-
 }  // namespace
 }  // namespace crius::sandbox
