@@ -1,7 +1,12 @@
 #pragma once
 // Request validation at the gRPC edge: a call missing what it cannot do
-// without (metadata, ids, an image) is refused with INVALID_ARGUMENT naming
-// the field, before any code touches the filesystem or the runtime.
+// without (metadata, ids, an image), or carrying what no kubelet sends (a
+// path that climbs out of where it belongs, a NUL byte in a command, a
+// negative memory limit, a 10,000-character name), is refused with
+// INVALID_ARGUMENT naming the field, before any code touches the filesystem
+// or the runtime. This is the one layer for such checks; modules below keep
+// only the checks that need the node (does a host path exist, does the
+// kernel know a sysctl).
 //
 // ValidateRequest(req) has an overload for each request that needs checks;
 // every other request passes through the generic template.
@@ -17,6 +22,12 @@ namespace crius::server {
 // [A-Za-z0-9_.-], not starting with '.' or '-', so it is safe as a path
 // element.
 absl::Status ValidateId(std::string_view field, std::string_view id);
+
+// The pieces, exposed for their table-driven tests.
+absl::Status ValidatePodSandboxConfig(const runtime::v1::PodSandboxConfig& config);
+absl::Status ValidateContainerConfig(const runtime::v1::ContainerConfig& config);
+absl::Status ValidateContainerResources(std::string_view field,
+                                        const runtime::v1::LinuxContainerResources& resources);
 
 template <typename Request>
 absl::Status ValidateRequest(const Request&) {

@@ -1,0 +1,85 @@
+#pragma once
+// Crash points: named places in criusd's durable steps where a test can make
+// the daemon die, to prove that recovery and kubelet's retries leave
+// nothing behind wherever a real crash (OOM kill, power loss, node reboot)
+// would strike.
+//
+// CRIUS_FAILPOINT=<name>[,<name>...] in criusd's environment arms points;
+// reaching an armed point SIGKILLs the whole process at once, like the OOM
+// killer would: no destructors, no flush, no reply to the caller.
+// `criusd --list-failpoints` prints every name.
+//
+// Compiled into release builds: an unarmed point costs one relaxed atomic
+// load and a branch.
+//
+//   failpoint::Hit(failpoint::Point::kRunPodAfterCniAdd);
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace crius::failpoint {
+
+// X(enumerator, "name"); the name is what CRIUS_FAILPOINT takes.
+#define CRIUS_FAILPOINTS(X)                                                  \
+  X(kRunPodAfterIntent, "run-pod-after-intent-record")                       \
+  X(kRunPodAfterCgroup, "run-pod-after-cgroup")                              \
+  X(kRunPodAfterNamespaces, "run-pod-after-namespaces")                      \
+  X(kRunPodAfterInfraStart, "run-pod-after-infra-start")                     \
+  X(kRunPodAfterCniAdd, "run-pod-after-cni-add")                             \
+  X(kRunPodBeforeRecord, "run-pod-before-final-record")                      \
+  X(kCreateContainerAfterRootfs, "create-container-after-rootfs-mount")      \
+  X(kCreateContainerAfterSpec, "create-container-after-spec")                \
+  X(kCreateContainerAfterRuntimeCreate, "create-container-after-runtime-create") \
+  X(kCreateContainerBeforeRecord, "create-container-before-record")          \
+  X(kStartContainerBeforeRuntimeStart, "start-container-before-runtime-start") \
+  X(kStartContainerAfterRuntimeStart, "start-container-after-runtime-start") \
+  X(kStopContainerAfterKill, "stop-container-after-kill")                    \
+  X(kRemoveContainerAfterRuntimeDelete, "remove-container-after-runtime-delete") \
+  X(kRemoveContainerBeforeRecordDelete, "remove-container-before-record-delete") \
+  X(kStopPodBeforeCniDel, "stop-pod-before-cni-del")                         \
+  X(kStopPodAfterCniDel, "stop-pod-after-cni-del")                           \
+  X(kRemovePodAfterCgroup, "remove-pod-after-cgroup-removal")                \
+  X(kRemovePodBeforeRecordDelete, "remove-pod-before-record-delete")         \
+  X(kPullImageMidLayer, "pull-image-mid-layer")                              \
+  X(kPullImageAfterUnpack, "pull-image-after-unpack")                        \
+  X(kPullImageBeforeRecord, "pull-image-before-record")
+
+enum class Point : uint32_t {
+#define CRIUS_FAILPOINT_ENUM(e, name) e,
+  CRIUS_FAILPOINTS(CRIUS_FAILPOINT_ENUM)
+#undef CRIUS_FAILPOINT_ENUM
+      kCount
+};
+static_assert(static_cast<uint32_t>(Point::kCount) <= 64, "the armed set is one 64-bit word");
+
+std::string_view Name(Point p);
+// Every name, in declaration order.
+std::vector<std::string_view> AllNames();
+
+// Arms the points named in `spec` (comma-separated). An unknown name is
+// InvalidArgument, so a misspelt point in a test fails loudly instead of
+// never firing.
+absl::Status Arm(std::string_view spec);
+// Arm(getenv("CRIUS_FAILPOINT")) when it is set.
+absl::Status ArmFromEnvironment();
+void DisarmAll();
+
+namespace internal {
+inline std::atomic<uint64_t> armed{0};
+[[noreturn]] void Die(Point p);
+}  // namespace internal
+
+inline bool Armed(Point p) {
+  return (internal::armed.load(std::memory_order_relaxed) >> static_cast<uint32_t>(p)) & 1;
+}
+
+// Dies here if `p` is armed.
+inline void Hit(Point p) {
+  if (Armed(p)) [[unlikely]] internal::Die(p);
+}
+
+}  // namespace crius::failpoint
