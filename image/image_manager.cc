@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/failpoint.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -25,7 +26,12 @@ using nlohmann::json;
 class IngestSink : public BlobWriter {
  public:
   explicit IngestSink(IngestWriter* writer) : writer_(writer) {}
-  absl::Status Write(std::string_view chunk) override { return writer_->Write(chunk); }
+  absl::Status Write(std::string_view chunk) override {
+    absl::Status s = writer_->Write(chunk);
+    // Part of the layer is in the ingest file, the rest never comes.
+    failpoint::Hit(failpoint::Point::kPullImageMidLayer);
+    return s;
+  }
 
  private:
   IngestWriter* writer_;
@@ -198,6 +204,7 @@ absl::StatusOr<ImagePtr> ImageManager::DoPull(const Reference& ref, const Creden
   record.config_json = config_json;
   auto user = UserFromConfig(config_json);
   if (user.ok()) record.user = *user;
+  failpoint::Hit(failpoint::Point::kPullImageBeforeRecord);
   auto put = images_->Put(std::move(record));
   if (!put.ok()) return Annotate(put.status(), what);
   CRIUS_LOG(kInfo) << "pulled " << ref.String() << " as " << (*put)->id;
@@ -246,8 +253,10 @@ absl::Status ImageManager::FetchLayer(const Reference& repo, const Descriptor& l
     RETURN_IF_ERROR(Annotate(writer->Commit(), absl::StrCat("layer ", layer.digest)));
   }
   ASSIGN_OR_RETURN(std::string blob, content_->Path(layer.digest));
-  return Annotate(layers_->Ensure(chain_id, blob, diff_id).status(),
-                  absl::StrCat("unpack layer ", layer.digest));
+  RETURN_IF_ERROR(Annotate(layers_->Ensure(chain_id, blob, diff_id).status(),
+                           absl::StrCat("unpack layer ", layer.digest)));
+  failpoint::Hit(failpoint::Point::kPullImageAfterUnpack);
+  return absl::OkStatus();
 }
 
 absl::Status ImageManager::Remove(const std::string& ref) {

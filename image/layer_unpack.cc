@@ -40,6 +40,11 @@ struct TarStream {
   int64_t total = 0;
   int64_t max_total = 0;
   absl::Status error;
+  bool eof = false;
+  // The last bytes of the stream, enough to hold a missing end of archive
+  // (up to 511 bytes of padding and the two 512-byte zero blocks).
+  std::string tail;
+  static constexpr size_t kTailKeep = 2048;
 
   // One chunk of uncompressed bytes; 0 at the end, -1 on error.
   la_ssize_t Next() {
@@ -54,7 +59,15 @@ struct TarStream {
           absl::StrCat("layer is larger than ", max_total, " bytes uncompressed"));
       return -1;
     }
-    hasher.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
+    if (n == 0) eof = true;
+    const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+    hasher.Update(chunk);
+    if (chunk.size() >= kTailKeep) {
+      tail.assign(chunk.substr(chunk.size() - kTailKeep));
+    } else {
+      tail.append(chunk);
+      if (tail.size() > kTailKeep) tail.erase(0, tail.size() - kTailKeep);
+    }
     return n;
   }
 };
@@ -90,6 +103,26 @@ absl::StatusOr<ArchivePtr> OpenOuter(int fd) {
   return a;
 }
 
+// Whether a tar reader that failed at a header did so only because the
+// stream ends right after the previous member's data, with none or part of
+// the padding and the two zero blocks that close an archive (umoci 0.4.7
+// writes such layers; containerd's Go reader accepts them). The reader has
+// consumed exactly up to the end of that data (or its padding), so
+// everything after it must be zeros and shorter than what was missing. A
+// stream cut inside a member's data never gets here (reading the data
+// failed), and one cut inside a header fails this check (a header is not
+// zeros).
+bool EndsWithoutTrailer(struct archive* inner, const TarStream& stream, int64_t entries) {
+  if (!stream.eof || !stream.error.ok() || entries == 0) return false;
+  const int64_t consumed = archive_filter_bytes(inner, 0);
+  const int64_t rest = stream.total - consumed;
+  if (consumed <= 0 || rest < 0 || rest >= 511 + 1024 || rest > static_cast<int64_t>(stream.tail.size())) {
+    return false;
+  }
+  const std::string_view after = std::string_view(stream.tail).substr(stream.tail.size() - rest);
+  return after.find_first_not_of('\0') == std::string_view::npos;
+}
+
 absl::Status ReadMembers(struct archive* inner, TarStream& stream, LayerWriter& writer,
                          const UnpackLimits& limits, UnpackResult& result) {
   for (;;) {
@@ -100,6 +133,7 @@ absl::Status ReadMembers(struct archive* inner, TarStream& stream, LayerWriter& 
     // ARCHIVE_WARN covers recoverable oddities (an unknown pax keyword, a
     // name that needs charset conversion); the entry itself is usable.
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+      if (EndsWithoutTrailer(inner, stream, result.entries)) return absl::OkStatus();
       return absl::DataLossError(
           absl::StrCat("read layer member ", result.entries, ": ", ArchiveError(inner)));
     }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rollback.h"
@@ -247,11 +248,20 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
     absl::Status t = images_.rootfs().Remove(id);
     return s.ok() ? t : s;
   });
+  failpoint::Hit(failpoint::Point::kCreateContainerAfterRootfs);
 
   r.termination_log = JoinPath(r.bundle, "termination-log");
   RETURN_IF_ERROR(WriteFileAtomic(r.termination_log, "", 0666));
   if (!pod.config.log_directory().empty() && !config.log_path().empty()) {
     r.log_path = JoinPath(pod.config.log_directory(), config.log_path());
+    // The edge refused a log_path with ".."; checked again here because
+    // conmon creates this file as root wherever it points.
+    const std::filesystem::path dir = std::filesystem::path(pod.config.log_directory()).lexically_normal();
+    const std::filesystem::path rel = std::filesystem::path(r.log_path).lexically_normal().lexically_relative(dir);
+    if (rel.empty() || *rel.begin() == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("config.log_path \"", config.log_path(),
+                                                     "\" leaves the pod's log directory"));
+    }
     RETURN_IF_ERROR(Annotate(MkdirAll(std::filesystem::path(r.log_path).parent_path().string(), 0755),
                              "create log dir"));
   }
@@ -284,6 +294,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   auto spec = oci::BuildContainerSpec(in);
   if (!spec.ok()) return Annotate(spec.status(), "build OCI spec");
   RETURN_IF_ERROR(Annotate(oci::WriteSpec(r.bundle, *spec), "write OCI spec"));
+  failpoint::Hit(failpoint::Point::kCreateContainerAfterSpec);
   const nlohmann::json spec_json = oci::ToJson(*spec);
   r.process_json = spec_json.value("process", nlohmann::json::object()).dump();
   r.cgroups_path = spec_json.value("linux", nlohmann::json::object()).value("cgroupsPath", "");
@@ -308,10 +319,12 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   });
   auto created = clients->monitor->Create(create);
   if (!created.ok()) return Annotate(created.status(), "create container");
+  failpoint::Hit(failpoint::Point::kCreateContainerAfterRuntimeCreate);
   r.pid = created->container_pid;
   r.conmon = created->conmon;
   r.state = runtime::v1::CONTAINER_CREATED;
   r.creating = false;
+  failpoint::Hit(failpoint::Point::kCreateContainerBeforeRecord);
   RETURN_IF_ERROR(Persist(r));
   rb.Commit();
   return r;
@@ -332,12 +345,14 @@ absl::Status ContainerManager::Start(const std::string& id) {
   // Taken before the start: a short-lived process may exit (and have its
   // finish time recorded) before runc start even returns.
   const int64_t started = NowNs();
+  failpoint::Hit(failpoint::Point::kStartContainerBeforeRuntimeStart);
   absl::Status start = Annotate(clients->runtime->Start(current->id),
                                 absl::StrCat("start container ", current->id));
   if (!start.ok()) {
     MarkStartFailed(current->id, start, *clients);
     return start;
   }
+  failpoint::Hit(failpoint::Point::kStartContainerAfterRuntimeStart);
   // The exit watcher may already have recorded a very short-lived process;
   // only a container still CREATED moves to RUNNING.
   absl::MutexLock lock(&mu_);
@@ -450,6 +465,7 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
   if (!s.ok() && !absl::IsNotFound(s)) {
     return Annotate(s, absl::StrCat("stop container ", id));
   }
+  failpoint::Hit(failpoint::Point::kStopContainerAfterKill);
   if (WaitForExit(id, absl::Seconds(30))) return absl::OkStatus();
   // No exit file: conmon itself is gone. Trust the runtime's view.
   auto state = clients->runtime->State(id);
@@ -486,11 +502,13 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
       absl::Status s = clients->runtime->Delete(id, /*force=*/true);
       if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, absl::StrCat("remove container ", id));
     }
+    failpoint::Hit(failpoint::Point::kRemoveContainerAfterRuntimeDelete);
     (void)clients->monitor->RemoveContainerFiles(id);
   }
   RETURN_IF_ERROR(Annotate(images_.rootfs().Unmount(id), absl::StrCat("remove container ", id)));
   RETURN_IF_ERROR(Annotate(images_.rootfs().Remove(id), absl::StrCat("remove container ", id)));
   RETURN_IF_ERROR(Annotate(RemoveAll(r->bundle), absl::StrCat("remove container ", id)));
+  failpoint::Hit(failpoint::Point::kRemoveContainerBeforeRecordDelete);
   const std::string file = JoinPath(options_.records_dir, id + ".json");
   if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
     return ErrnoStatus(absl::StrCat("remove container ", id, ": record ", file));

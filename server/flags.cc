@@ -131,6 +131,12 @@ const std::vector<FlagSpec>& Specs() {
          f->version = true;
          return absl::OkStatus();
        }},
+      {"list-failpoints", "", "print every crash point CRIUS_FAILPOINT can arm, one per line, and exit",
+       [](const Flags&, const Config&) { return std::string("false"); },
+       [](Flags* f, absl::string_view) {
+         f->list_failpoints = true;
+         return absl::OkStatus();
+       }},
       {"help", "", "print this help and exit (also -h",
        [](const Flags&, const Config&) { return std::string("false"); },
        [](Flags* f, absl::string_view) {

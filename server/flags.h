@@ -20,6 +20,7 @@ struct Flags {
   bool print_config = false;
   bool help = false;
   bool version = false;
+  bool list_failpoints = false;
 
   // Overrides; unset means "keep what the files say".
   std::optional<std::string> listen;

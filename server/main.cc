@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "server/config.h"
 #include "server/daemon.h"
@@ -51,6 +52,16 @@ int main(int argc, char** argv) {
   if (flags->version) {
     std::cout << "criusd version " << CRIUS_VERSION << "\n";
     return 0;
+  }
+  if (flags->list_failpoints) {
+    for (std::string_view name : failpoint::AllNames()) std::cout << name << "\n";
+    return 0;
+  }
+  // Before anything else: a test that arms a misspelt point must fail to
+  // start, not run without the crash it asked for.
+  if (auto s = failpoint::ArmFromEnvironment(); !s.ok()) {
+    std::cerr << "criusd: CRIUS_FAILPOINT: " << s.message() << "\n";
+    return 2;
   }
   auto config = server::LoadConfig(*flags);
   if (!config.ok()) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/files.h"
+#include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rollback.h"
@@ -187,6 +188,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     if (::unlink(record_file.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink " + record_file);
     return absl::OkStatus();
   });
+  failpoint::Hit(failpoint::Point::kRunPodAfterIntent);
 
   if (!config.linux().cgroup_parent().empty()) {
     auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
@@ -194,6 +196,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     r.cgroup = *cg;
     rb.Push("remove pod cgroup", [&] { return sandbox::RemovePodCgroup(os_, r.cgroup); });
     RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
+    failpoint::Hit(failpoint::Point::kRunPodAfterCgroup);
   }
 
   if (spec.net || spec.ipc || spec.uts) {
@@ -201,6 +204,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     if (!pinned.ok()) return Annotate(pinned.status(), "create pod namespaces");
     r.namespaces = *pinned;
     rb.Push("remove pod namespaces", [&] { return sandbox::RemovePodNamespaces(os_, r.namespaces); });
+    failpoint::Hit(failpoint::Point::kRunPodAfterNamespaces);
   }
 
   if (config.linux().security_context().namespace_options().pid() == runtime::v1::POD) {
@@ -227,6 +231,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     if (!infra.ok()) return Annotate(infra.status(), "start the pod's infra process");
     r.infra = *infra;
     rb.Push("stop infra", [&] { return StopInfraOf(r); });
+    failpoint::Hit(failpoint::Point::kRunPodAfterInfraStart);
   }
 
   if (modes.own_ipc) {
@@ -251,6 +256,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
     r.ips = attached->ips;
     r.cni_result = attached->result.raw.dump();
+    failpoint::Hit(failpoint::Point::kRunPodAfterCniAdd);
     RETURN_IF_ERROR(Annotate(
         sandbox::WriteHostsFile(r.pod_dir, spec.hostname, r.ips, files.host_aliases),
         "write pod /etc/hosts"));
@@ -258,6 +264,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
 
   r.state = runtime::v1::SANDBOX_READY;
   r.creating = false;
+  failpoint::Hit(failpoint::Point::kRunPodBeforeRecord);
   RETURN_IF_ERROR(Persist(r));
   rb.Commit();
   return r;
@@ -366,6 +373,7 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
     RETURN_IF_ERROR(Annotate(hooks_.stop(id), absl::StrCat("stop pod ", id, ": containers")));
   }
   RETURN_IF_ERROR(Annotate(StopInfraOf(r), absl::StrCat("stop pod ", id, ": infra")));
+  failpoint::Hit(failpoint::Point::kStopPodBeforeCniDel);
   absl::Status net = TearDownNetwork(&r);
   if (!net.ok()) {
     // Keep the namespaces: DEL needs the netns to clean up inside it.
@@ -373,6 +381,7 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
     Publish(r);
     return Annotate(net, absl::StrCat("stop pod ", id));
   }
+  failpoint::Hit(failpoint::Point::kStopPodAfterCniDel);
   absl::Status first;
   if (!r.shm_path.empty()) {
     if (auto s = sandbox::UnmountPodShm(os_, r.shm_path); !s.ok() && first.ok()) first = s;
@@ -408,7 +417,9 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
     cgroup_released_.insert(id);
     HandOverCgroupParents(*current);
   }
+  failpoint::Hit(failpoint::Point::kRemovePodAfterCgroup);
   RETURN_IF_ERROR(Annotate(RemoveAll(current->pod_dir), absl::StrCat("remove pod ", id, ": files")));
+  failpoint::Hit(failpoint::Point::kRemovePodBeforeRecordDelete);
   const std::string file = JoinPath(options_.records_dir, id + ".json");
   if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
     return ErrnoStatus(absl::StrCat("remove pod ", id, ": record ", file));

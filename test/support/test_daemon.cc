@@ -77,6 +77,7 @@ absl::StatusOr<Subprocess> TestDaemon::Spawn() {
   SubprocessOptions opts;
   opts.argv = Argv();
   opts.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  opts.env.insert(opts.env.end(), extra_env.begin(), extra_env.end());
   opts.stdout_path = log_path();
   opts.stderr_path = log_path();
   return Subprocess::Start(opts);

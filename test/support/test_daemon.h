@@ -57,6 +57,9 @@ class TestDaemon {
   std::string config_yaml;
   // Extra command-line flags for the next start.
   std::vector<std::string> extra_flags;
+  // Extra environment ("NAME=value") for the next start, e.g. a
+  // CRIUS_FAILPOINT; PATH is always set.
+  std::vector<std::string> extra_env;
 
   // The full argv of the next start.
   std::vector<std::string> Argv() const;

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/files.h"
 #include "gtest/gtest.h"
@@ -255,6 +257,77 @@ TEST_F(LayerUnpackTest, EnforcesLimits) {
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Unpack(blob, {.max_tar_bytes = 8000, .max_entries = 100}).status().code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+
+// A layer whose tar stream stops right after the last member's data, with
+// none (or only part) of the padding and the two zero blocks that end an
+// archive, as umoci 0.4.7's `umoci insert` writes them: containerd takes
+// such layers, so must crius. The DiffID is of the bytes as they are.
+class LayerWithoutTrailerTest : public LayerUnpackTest {
+ protected:
+  void SetUp() override {
+    LayerUnpackTest::SetUp();
+    if (IsSkipped()) return;
+    TarBuilder b;
+    b.File("etc/first", std::string(700, 'y'));
+    b.File("etc/last", std::string(100, 'z'));
+    tar_ = b.Tar();
+    last_data_end_ = tar_.find_last_not_of('\0') + 1;
+    first_data_end_ = tar_.rfind('y') + 1;
+    ASSERT_GT(tar_.size(), last_data_end_ + 1024) << "the builder wrote no trailer";
+  }
+  static size_t RoundUp(size_t n) { return (n + 511) / 512 * 512; }
+
+  absl::StatusOr<UnpackResult> UnpackInto(const std::string& name, const std::string& blob) {
+    const std::string dir = tmp_.Path(name);
+    EXPECT_TRUE(MkdirAll(dir).ok());
+    const std::string path = tmp_.Path(name + ".blob");
+    EXPECT_TRUE(WriteFileAtomic(path, blob).ok());
+    return UnpackLayer(path, dir);
+  }
+
+  std::string tar_;
+  size_t last_data_end_ = 0;
+  size_t first_data_end_ = 0;
+};
+
+TEST_F(LayerWithoutTrailerTest, EndingRightAfterTheLastDataUnpacks) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"no-padding", tar_.substr(0, last_data_end_)},
+      {"padding-only", tar_.substr(0, RoundUp(last_data_end_))},
+      {"part-of-the-padding", tar_.substr(0, last_data_end_ + 100)},
+      {"one-zero-block", tar_.substr(0, RoundUp(last_data_end_) + 512)},
+      {"half-a-zero-block", tar_.substr(0, RoundUp(last_data_end_) + 256)},
+  };
+  for (const auto& [name, blob] : cases) {
+    SCOPED_TRACE(name);
+    auto r = UnpackInto(name, blob);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->entries, 2);
+    EXPECT_EQ(r->diff_id, Sha256Digest(blob));
+    EXPECT_EQ(*ReadFile(tmp_.Path(name + "/etc/first")), std::string(700, 'y'));
+    EXPECT_EQ(*ReadFile(tmp_.Path(name + "/etc/last")), std::string(100, 'z'));
+  }
+  // Compressed the same way.
+  auto gz = UnpackInto("gzip", TarBuilder::Compress(tar_.substr(0, last_data_end_), Compression::kGzip));
+  ASSERT_TRUE(gz.ok()) << gz.status();
+  EXPECT_EQ(*ReadFile(tmp_.Path("gzip/etc/last")), std::string(100, 'z'));
+}
+
+TEST_F(LayerWithoutTrailerTest, AStreamCutInsideDataOrAHeaderIsStillRefused) {
+  auto in_last_data = UnpackInto("cut-data", tar_.substr(0, last_data_end_ - 10));
+  EXPECT_FALSE(in_last_data.ok());
+  auto in_first_data = UnpackInto("cut-first", tar_.substr(0, first_data_end_ - 300));
+  EXPECT_FALSE(in_first_data.ok());
+  // The second member's header, cut after its first 100 bytes.
+  auto in_header = UnpackInto("cut-header", tar_.substr(0, RoundUp(first_data_end_) + 100));
+  EXPECT_FALSE(in_header.ok());
+  // Cut just after a whole header: the member's data is missing.
+  auto after_header = UnpackInto("cut-after-header", tar_.substr(0, RoundUp(first_data_end_) + 512));
+  EXPECT_FALSE(after_header.ok());
+  auto gz = UnpackInto("cut-gzip", TarBuilder::Compress(tar_.substr(0, last_data_end_ - 10), Compression::kGzip));
+  EXPECT_FALSE(gz.ok());
 }
 
 }  // namespace
