@@ -151,6 +151,12 @@ absl::Status ContainerManager::Persist(const ContainerRecord& r, Durability dura
                   "persist container record");
 }
 
+void ContainerManager::PersistOrWarn(const ContainerRecord& r, std::string_view when) {
+  if (absl::Status s = Persist(r); !s.ok()) {
+    CRIUS_LOG(kWarn) << "container " << r.id << ": " << when << ": " << s;
+  }
+}
+
 void ContainerManager::Publish(ContainerRecord record) {
   auto ptr = std::make_shared<const ContainerRecord>(std::move(record));
   absl::MutexLock lock(&mu_);
@@ -361,7 +367,9 @@ absl::Status ContainerManager::Start(const std::string& id) {
   ContainerRecord r = *it->second;
   r.started_at_ns = std::min(started, r.finished_at_ns > 0 ? r.finished_at_ns : started);
   if (r.state == runtime::v1::CONTAINER_CREATED) r.state = runtime::v1::CONTAINER_RUNNING;
-  (void)Persist(r);
+  // The container runs whatever the disk says; a lost write is repaired by
+  // recovery, which asks the runtime about a CREATED container.
+  PersistOrWarn(r, "after start");
   it->second = std::make_shared<const ContainerRecord>(std::move(r));
   return absl::OkStatus();
 }
@@ -475,7 +483,8 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
     if (it != records_.end() && it->second->state != runtime::v1::CONTAINER_EXITED) {
       ContainerRecord copy = *it->second;
       ApplyExit(&copy, 137, absl::Now());
-      (void)Persist(copy);
+      // Recovery finds the same: no conmon, a stopped runtime state.
+      PersistOrWarn(copy, "after stop");
       it->second = std::make_shared<const ContainerRecord>(std::move(copy));
     }
     return absl::OkStatus();
@@ -519,7 +528,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
     records_.erase(id);
     slots_.erase(id);
   }
-  if (pod.ok()) names_.Release(r->ReservationName((*pod)->config.metadata()));
+  if (pod.ok()) names_.Release(r->ReservationName((*pod)->config.metadata()), id);
   return absl::OkStatus();
 }
 
@@ -550,7 +559,11 @@ absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
   HandlerClients* clients = ClientsFor(r->runtime_handler);
   if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
   nlohmann::json process = nlohmann::json::parse(r->process_json, nullptr, false);
-  if (process.is_discarded()) process = nlohmann::json::object();
+  if (process.is_discarded() || !process.is_object()) {
+    // Without it the command would run as root with no capabilities
+    // dropped, no environment and no cwd: refuse instead.
+    return absl::InternalError(absl::StrCat("container ", r->id, ": its stored process spec does not parse"));
+  }
   process["args"] = std::vector<std::string>(req.cmd().begin(), req.cmd().end());
   process["terminal"] = false;
   absl::Duration timeout = call_deadline == absl::InfiniteFuture()
@@ -599,9 +612,11 @@ absl::Status ContainerManager::UpdateResources(const std::string& id,
   if (it == records_.end()) return absl::OkStatus();
   ContainerRecord r = *it->second;
   r.resources = res;
-  (void)Persist(r);
+  // The runtime applied them: the record follows even if the write fails,
+  // and the caller hears of the failure (kubelet retries the update).
+  absl::Status persisted = Persist(r);
   it->second = std::make_shared<const ContainerRecord>(std::move(r));
-  return absl::OkStatus();
+  return Annotate(persisted, absl::StrCat("update container ", found->id));
 }
 
 absl::Status ContainerManager::Recover() {
@@ -687,7 +702,9 @@ void ContainerManager::UndoInterruptedCreate(ContainerRecord r) {
     CRIUS_LOG(kWarn) << "undoing interrupted create of container " << r.id << ": " << first;
     r.creating = false;
     MarkExitUnknown(r);
-    (void)Persist(r);
+    // If this write fails the record still says "creating" and the next
+    // start undoes the create again.
+    PersistOrWarn(r, "after an incomplete undo");
     Publish(std::move(r));
     return;
   }
@@ -708,7 +725,18 @@ void ContainerManager::RecoverOne(ContainerRecord r) {
     auto exit = oci::ReadExitFile(options_.exit_dir, r.id);
     if (exit.ok()) {
       ApplyExit(&r, exit->exit_code, exit->finished_at);
-      (void)Persist(r);
+      PersistOrWarn(r, "after an exit noticed at recovery");
+    } else if (r.state == runtime::v1::CONTAINER_CREATED && oci::IsProcessAlive(r.conmon)) {
+      // criusd died between the runtime's start and the record saying so
+      // (or that write failed): the runtime knows better. Left CREATED, a
+      // retried StartContainer would fail and kill a healthy container.
+      HandlerClients* clients = ClientsFor(r.runtime_handler);
+      auto state = clients ? clients->runtime->State(r.id) : absl::NotFoundError("no handler");
+      if (state.ok() && state->status == oci::kStatusRunning) {
+        r.state = runtime::v1::CONTAINER_RUNNING;
+        r.started_at_ns = NowNs();  // the true start time was never recorded
+        PersistOrWarn(r, "after a start noticed at recovery");
+      }
     } else if (!oci::IsProcessAlive(r.conmon)) {
       HandlerClients* clients = ClientsFor(r.runtime_handler);
       auto state = clients ? clients->runtime->State(r.id) : absl::NotFoundError("no handler");
@@ -716,7 +744,7 @@ void ContainerManager::RecoverOne(ContainerRecord r) {
         // Neither conmon nor an exit code survived (a reboot): the process is
         // gone and how it ended is unknown.
         MarkExitUnknown(r);
-        (void)Persist(r);
+        PersistOrWarn(r, "after a lost exit");
       }
     }
   }

@@ -82,6 +82,9 @@ class ContainerManager {
   absl::StatusOr<ContainerRecord> Build(const std::string& id, const runtime::v1::CreateContainerRequest& req,
                                         const SandboxRecord& pod, const image::ImageRecord& image);
   absl::Status Persist(const ContainerRecord& record, Durability durability = Durability::kDurable);
+  // For writes whose failure changes nothing the caller can act on (the
+  // runtime already did the work, recovery repairs a stale record): logged.
+  void PersistOrWarn(const ContainerRecord& record, std::string_view when);
   void Publish(ContainerRecord record);
   HandlerClients* ClientsFor(const std::string& handler);
   void OnExit(const oci::ExitEvent& event);

@@ -39,6 +39,12 @@ void NameRegistry::Release(const std::string& name) {
   names_.erase(name);
 }
 
+void NameRegistry::Release(const std::string& name, const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = names_.find(name);
+  if (it != names_.end() && it->second.id == id) names_.erase(it);
+}
+
 void NameRegistry::Restore(const std::string& name, const std::string& id) {
   absl::MutexLock lock(&mu_);
   names_[name] = Entry{id, true};

@@ -36,6 +36,10 @@ class NameRegistry {
   void Finish(const std::string& name);
   // The creation failed, or the object was removed: the name is free.
   void Release(const std::string& name);
+  // Same, but only while `name` still belongs to `id`: removing an old
+  // object (one kept after a failed create, or recovered) must not free the
+  // name a newer object of the same name holds.
+  void Release(const std::string& name, const std::string& id);
   // Re-registers a finished object at startup.
   void Restore(const std::string& name, const std::string& id);
 

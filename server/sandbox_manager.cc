@@ -149,15 +149,48 @@ absl::StatusOr<std::string> SandboxManager::Run(const CallContext& ctx,
 
 absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, const std::string& handler,
                                                      const runtime::v1::RunPodSandboxRequest& req) {
-  const PodSandboxConfig& config = req.config();
-  const NamespaceModes modes = ModesOf(config);
   SandboxRecord r;
   r.id = id;
+  Rollback rb(absl::StrCat("run pod ", id));
+  absl::Status failed = CreateSteps(handler, req, rb, r);
+  if (failed.ok()) {
+    rb.Commit();
+    return r;
+  }
+  absl::Status undo = rb.Run();
+  const std::string record_file = JoinPath(options_.records_dir, id + ".json");
+  if (undo.ok()) {
+    if (::unlink(record_file.c_str()) != 0 && errno != ENOENT) {
+      CRIUS_LOG(kWarn) << ErrnoStatus("remove pod record " + record_file) << " (removed at the next start)";
+    }
+    return failed;
+  }
+  if (!PathExists(record_file)) return failed;  // failed before the intent record: nothing was made
+  // Something is still on the node. The record says what (the steps'
+  // fields are only cleared by their own successful undo in Stop/Remove),
+  // so the pod stays, NOT READY, for RemovePodSandbox to finish.
+  r.creating = false;
+  r.state = runtime::v1::SANDBOX_NOTREADY;
+  if (r.network_attached) r.network_error = std::string(undo.message());
+  if (absl::Status s = Persist(r); !s.ok()) {
+    // Still the intent record on disk: the next start of criusd undoes it.
+    CRIUS_LOG(kWarn) << "pod " << id << ": keep after a failed rollback: " << s;
+  }
+  Publish(r);
+  return Annotate(failed, absl::StrCat("(pod ", id, " kept NOTREADY for RemovePodSandbox: rollback failed: ",
+                                       undo.message(), ")"));
+}
+
+absl::Status SandboxManager::CreateSteps(const std::string& handler,
+                                         const runtime::v1::RunPodSandboxRequest& req, Rollback& rb,
+                                         SandboxRecord& r) {
+  const std::string& id = r.id;
+  const PodSandboxConfig& config = req.config();
+  const NamespaceModes modes = ModesOf(config);
   r.config = config;
   r.runtime_handler = handler;
   r.created_at_ns = NowNs();
   r.pod_dir = JoinPath(options_.pods_dir, id);
-  Rollback rb(absl::StrCat("run pod ", id));
 
   RETURN_IF_ERROR(Annotate(MkdirAll(r.pod_dir, 0711), "create pod dir"));
   rb.Push("remove pod dir", [&] { return RemoveAll(r.pod_dir); });
@@ -182,12 +215,8 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   if (spec.uts) r.namespaces.uts = JoinPath(spec.pin_dir, "uts");
   if (modes.own_ipc) r.shm_path = JoinPath(r.pod_dir, "shm");
   r.network_attached = modes.own_net;  // DEL of a never-added pod is harmless
-  const std::string record_file = JoinPath(options_.records_dir, id + ".json");
+  // Removed by Create once every undo succeeded, never before.
   RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
-  rb.Push("remove pod record", [record_file] {
-    if (::unlink(record_file.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink " + record_file);
-    return absl::OkStatus();
-  });
   failpoint::Hit(failpoint::Point::kRunPodAfterIntent);
 
   if (!config.linux().cgroup_parent().empty()) {
@@ -265,9 +294,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   r.state = runtime::v1::SANDBOX_READY;
   r.creating = false;
   failpoint::Hit(failpoint::Point::kRunPodBeforeRecord);
-  RETURN_IF_ERROR(Persist(r));
-  rb.Commit();
-  return r;
+  return Persist(r);
 }
 
 cni::PodNetworkRequest SandboxManager::NetworkRequest(const SandboxRecord& r) const {
@@ -377,7 +404,11 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
   absl::Status net = TearDownNetwork(&r);
   if (!net.ok()) {
     // Keep the namespaces: DEL needs the netns to clean up inside it.
-    (void)Persist(r);
+    if (auto s = Persist(r); !s.ok()) {
+      // The pod stays NOTREADY in memory; the disk's READY record makes the
+      // next start find the namespaces and DEL again.
+      CRIUS_LOG(kWarn) << "pod " << id << ": persist after a failed DEL: " << s;
+    }
     Publish(r);
     return Annotate(net, absl::StrCat("stop pod ", id));
   }
@@ -433,7 +464,7 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
     absl::MutexLock cg(&cgroup_mu_);
     cgroup_released_.erase(id);
   }
-  names_.Release(current->ReservationName());
+  names_.Release(current->ReservationName(), id);
   return absl::OkStatus();
 }
 
@@ -567,7 +598,9 @@ absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
       if (auto s = TearDownNetwork(&r); !s.ok()) {
         CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
       }
-      (void)sandbox::RemovePodNamespaces(os_, r.namespaces);
+      if (auto s = sandbox::RemovePodNamespaces(os_, r.namespaces); !s.ok()) {
+        CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
+      }
       RETURN_IF_ERROR(Persist(r));
     }
   } else if (r.network_attached) {

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/rollback.h"
 #include "api/api.pb.h"
 #include "cni/network_manager.h"
 #include "common/files.h"
@@ -80,8 +81,16 @@ class SandboxManager {
  private:
   struct Slot;
   std::shared_ptr<Slot> SlotFor(const std::string& id);
+  // Runs the steps of RunPodSandbox; on failure undoes them. If an undo
+  // fails (a CNI DEL, an unmount), the pod is kept NOTREADY with what is
+  // left named in its record, so kubelet's RemovePodSandbox (or the next
+  // start of criusd) retries the undo instead of leaking it.
   absl::StatusOr<SandboxRecord> Create(const std::string& id, const std::string& handler,
                                        const runtime::v1::RunPodSandboxRequest& req);
+  // The steps themselves, each acquired resource's undo pushed on `rb`; `r`
+  // is filled as they go.
+  absl::Status CreateSteps(const std::string& handler, const runtime::v1::RunPodSandboxRequest& req,
+                           Rollback& rb, SandboxRecord& r);
   absl::Status Persist(const SandboxRecord& record, Durability durability = Durability::kDurable);
   void Publish(SandboxRecord record);
   // Resolves `id`, takes the pod's operation lock and runs `fn` on its full id.

@@ -272,6 +272,52 @@ TEST_F(SandboxFault, RemoveRetriesADelThatFailedOnStop) {
   EXPECT_THAT(net_.ReservedIps(), IsEmpty());
 }
 
+// ADD fails after the bridge attached the pod, and the rollback's DEL fails
+// too: the pod's IP and veth are still held. The pod must not vanish (that
+// would leak them for good): it stays NOTREADY, and kubelet's
+// RemovePodSandbox retries the DEL. Removing that old pod must not free the
+// name of the pod kubelet's retry made meanwhile.
+TEST_F(SandboxFault, ARollbackWhoseDelFailsKeepsThePodForRemove) {
+  InstallPlugin(absl::StrCat(
+      "if [ \"$CNI_COMMAND\" = ADD ] && [ ! -e \"$log/add-failed\" ]; then\n",
+      "  : > \"$log/add-failed\"\n",
+      "  /usr/lib/cni/bridge > \"$log/bridge-add.out\" || exit 2\n",
+      "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kAddError, "\"}'\n",
+      "  exit 1\n",
+      "fi\n",
+      DelFailsOnceScript()));
+  StartDaemon(60);
+
+  const PodSandboxConfig config = Config("rollback-del");
+  auto id = RunPod(d_.client(), config);
+  ASSERT_FALSE(id.ok());
+  const PluginCall add = FirstAdd();
+  reaper_.Add(add.container_id);
+  EXPECT_THAT(std::string(id.status().message()), HasSubstr(kAddError));
+  EXPECT_THAT(std::string(id.status().message()), HasSubstr(kDelError));
+  EXPECT_FALSE(net_.ReservedIps().empty()) << "the failed DEL released the IP after all; nothing to retry";
+
+  auto kept = InspectPod(d_.client(), add.container_id);
+  ASSERT_TRUE(kept.ok()) << kept.status() << " (the pod vanished with its IP still held)";
+  EXPECT_EQ(kept->status.state(), runtime::v1::SANDBOX_NOTREADY);
+
+  // kubelet retries the run (the plugin works now) and collects the old pod.
+  auto retried = RunPod(d_.client(), config);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  reaper_.Add(*retried);
+  EXPECT_NE(*retried, add.container_id);
+  ASSERT_TRUE(Remove(add.container_id).ok()) << d_.Log();
+  EXPECT_THAT(Leftovers(d_, FootprintFromCall(add)), IsEmpty());
+  EXPECT_EQ(net_.ReservedIps().size(), 1u) << "only the retried pod's IP";
+
+  auto again = RunPod(d_.client(), config);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *retried) << "removing the old pod freed the name of the new one";
+  ASSERT_TRUE(Stop(*retried).ok());
+  ASSERT_TRUE(Remove(*retried).ok());
+  ExpectNothingLeft(add);
+}
+
 // A DEL that failed on Stop is retried by the next daemon's recovery.
 TEST_F(SandboxFault, RecoveryRetriesADelThatFailedBeforeACrash) {
   InstallPlugin(DelFailsOnceScript());
