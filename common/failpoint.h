@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 #include <vector>
 

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "common/failpoint.h"
 #include "common/files.h"
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test/e2e/sandbox_util.h"
@@ -91,7 +93,7 @@ class CrashPoint : public ::testing::TestWithParam<std::string_view> {
     ASSERT_TRUE(registry_->Push(*img, "crash/busybox:v1").ok());
     image_ = registry_->host() + "/crash/busybox:v1";
 
-    d_.extra_env = {absl::StrCat("CRIUS_FAILPOINT=", GetParam())};
+    d_.extra_env = {absl::StrCat("CRIUS_FAILPOINT=", AbslView(GetParam()))};
     ASSERT_TRUE(d_.Start().ok()) << d_.Log();
     ASSERT_TRUE(WaitNetworkReady(d_.client())) << d_.Log();
   }
@@ -113,7 +115,7 @@ class CrashPoint : public ::testing::TestWithParam<std::string_view> {
     if (!WaitUntil([&] { return !d_.Running(); }, absl::Seconds(5))) return false;
     EXPECT_FALSE(crashed_) << "the daemon died twice";
     crashed_ = true;
-    EXPECT_TRUE(absl::StrContains(d_.Log(), absl::StrCat("failpoint ", GetParam(), " reached"))) << d_.Log();
+    EXPECT_TRUE(absl::StrContains(d_.Log(), absl::StrCat("failpoint ", AbslView(GetParam()), " reached"))) << d_.Log();
     // What the crash interrupted, to be checked for leftovers at the end.
     for (auto& id : JsonIdsIn(d_.root_dir() + "/sandboxes")) interrupted_pods_.insert(id);
     d_.extra_env.clear();
