@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <utility>
@@ -320,12 +321,18 @@ absl::Status LayerWriter::ApplyFile(struct archive* a, int parent, const std::st
       ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return ErrnoStatus(absl::StrCat("create ", meta.what));
   // Blocks come with their offsets so sparse members keep their holes.
+  int64_t written_end = 0;
   for (;;) {
     const void* buf;
     size_t size;
     la_int64_t offset;
     int rc = archive_read_data_block(a, &buf, &size, &offset);
     if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && written_end == meta.size && meta.size > 0) {
+      // Every byte of the member arrived; only the padding after it did not.
+      ended_in_padding_ = true;
+      break;
+    }
     if (rc != ARCHIVE_OK) {
       return absl::DataLossError(
           absl::StrCat("read ", meta.what, ": ", Either(archive_error_string(a), "unknown error")));
@@ -341,6 +348,7 @@ absl::Status LayerWriter::ApplyFile(struct archive* a, int parent, const std::st
       offset += n;
       size -= static_cast<size_t>(n);
     }
+    written_end = std::max<int64_t>(written_end, offset);
   }
   // A trailing hole has no data block; the size still covers it.
   if (::ftruncate(fd.get(), meta.size) != 0) {

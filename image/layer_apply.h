@@ -45,6 +45,10 @@ class LayerWriter {
 
   // Bytes of regular file content written (hard links counted once).
   int64_t content_bytes() const { return content_bytes_; }
+  // The last member's data was complete but the stream ended inside the
+  // zero padding after it (a layer written without its end-of-archive
+  // blocks). The caller decides whether the stream really ended there.
+  bool ended_in_padding() const { return ended_in_padding_; }
 
  private:
   struct DirTimes {
@@ -73,6 +77,7 @@ class LayerWriter {
   UniqueFd root_;
   std::vector<DirTimes> dir_times_;
   int64_t content_bytes_ = 0;
+  bool ended_in_padding_ = false;
 };
 
 }  // namespace crius::image::store_internal

@@ -144,6 +144,13 @@ absl::Status ReadMembers(struct archive* inner, TarStream& stream, LayerWriter& 
     absl::Status s = writer.Apply(inner, entry);
     if (!stream.error.ok()) return stream.error;
     RETURN_IF_ERROR(s);
+    if (writer.ended_in_padding()) {
+      // Complete data, then the stream ran out inside its padding: fine if
+      // it truly ended there with zeros, which is all a reader can check.
+      if (EndsWithoutTrailer(inner, stream, result.entries)) return absl::OkStatus();
+      return absl::DataLossError(
+          absl::StrCat("layer member ", result.entries, ": stream ends inside the padding after its data"));
+    }
   }
 }
 

@@ -467,6 +467,7 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
   if (r->state == runtime::v1::CONTAINER_RUNNING && timeout_seconds > 0) {
     absl::Status s = clients->runtime->Kill(id, r->stop_signal);
     if (!s.ok() && !absl::IsNotFound(s)) CRIUS_LOG(kWarn) << "stop container " << id << ": " << s;
+    failpoint::Hit(failpoint::Point::kStopContainerAfterKill);
     if (WaitForExit(id, absl::Seconds(timeout_seconds))) return absl::OkStatus();
   }
   absl::Status s = clients->runtime->Kill(id, SIGKILL, /*all=*/true);

@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "common/failpoint.h"
 #include "common/files.h"
+#include "common/proc_stat.h"
 #include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -64,6 +65,10 @@ std::vector<std::string> ProcessesOf(const std::string& dir, const std::string& 
     const std::string pid = e.path().filename().string();
     int n = 0;
     if (!absl::SimpleAtoi(pid, &n) || pid == self) continue;
+    // A zombie holds nothing: it is a process that was ended (e.g. the
+    // pod's pause process, orphaned to the slow-reaping PID 1 by the crash).
+    auto stat = ReadProcStat(n);
+    if (!stat.ok() || stat->state == 'Z' || stat->state == 'X') continue;
     auto cmdline = ReadFile("/proc/" + pid + "/cmdline", 1 << 16);
     auto cgroup = ReadFile("/proc/" + pid + "/cgroup", 1 << 16);
     if (!cmdline.ok()) continue;

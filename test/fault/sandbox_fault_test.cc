@@ -285,7 +285,13 @@ TEST_F(SandboxFault, ARollbackWhoseDelFailsKeepsThePodForRemove) {
       "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kAddError, "\"}'\n",
       "  exit 1\n",
       "fi\n",
-      DelFailsOnceScript()));
+      // Every DEL fails until the test allows them (the failed ADD may be
+      // followed by more than one DEL).
+      "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e \"$log/del-ok\" ]; then\n",
+      "  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"", kDelError, "\"}'\n",
+      "  exit 1\n",
+      "fi\n",
+      "exec /usr/lib/cni/bridge"));
   StartDaemon(60);
 
   const PodSandboxConfig config = Config("rollback-del");
@@ -302,6 +308,7 @@ TEST_F(SandboxFault, ARollbackWhoseDelFailsKeepsThePodForRemove) {
   EXPECT_EQ(kept->status.state(), runtime::v1::SANDBOX_NOTREADY);
 
   // kubelet retries the run (the plugin works now) and collects the old pod.
+  ASSERT_TRUE(WriteFileAtomic(log_dir() + "/del-ok", "").ok());
   auto retried = RunPod(d_.client(), config);
   ASSERT_TRUE(retried.ok()) << retried.status();
   reaper_.Add(*retried);
