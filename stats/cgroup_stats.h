@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "sandbox/cgroup.h"
@@ -91,6 +92,10 @@ class CgroupReader {
   // a single controller missing is not an error (see has_*).
   absl::StatusOr<CgroupStats> Read(std::string_view path) const;
 
+  // The pids in the cgroup's cgroup.procs (this cgroup only; the pids
+  // hierarchy on v1, else memory). NotFound when the cgroup is missing.
+  absl::StatusOr<std::vector<int>> Procs(std::string_view path) const;
+
   bool v2() const { return v2_; }
   // For tests and diagnostics: the directory of `controller` ("cpu",
   // "cpuacct", "memory", "pids"; any name on v2) for `path`, or "" when
@@ -105,5 +110,9 @@ class CgroupReader {
   std::string memory_;
   std::string pids_;
 };
+
+// Open file descriptors of `pids` (entries of /proc/<pid>/fd); pids that
+// exited meanwhile count nothing. For container_file_descriptors.
+uint64_t CountOpenFds(const std::vector<int>& pids);
 
 }  // namespace crius::stats

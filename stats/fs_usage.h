@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,8 @@ class FsUsageCache {
   // in the background. Tracking an id again replaces its dir.
   void Track(const std::string& id, const std::string& dir);
   void Untrack(const std::string& id);
+  // Untracks every id not in `ids` (after a full list of containers).
+  void RetainOnly(const std::set<std::string>& ids);
   // The last measurement of `id`; nullopt when untracked or not yet walked.
   std::optional<FsUsage> Get(const std::string& id) const;
 

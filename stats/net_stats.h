@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,10 @@ class NetStatsReader {
   std::vector<absl::StatusOr<NetStats>> Read(const std::vector<std::string>& netns_paths);
   // Drops the cached fd of a netns (call when a pod is removed).
   void Forget(const std::string& netns_path);
+  // Drops every cached fd whose path is not in `netns_paths` (after a full
+  // list: what is not listed is gone). A cached fd keeps its namespace
+  // alive, so fds unused for a minute are closed by the worker as well.
+  void RetainOnly(const std::set<std::string>& netns_paths);
 
   class Impl;
 
