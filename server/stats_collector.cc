@@ -136,7 +136,8 @@ std::vector<PodSample> StatsCollector::SamplePods(const std::vector<SandboxPtr>&
 }
 
 namespace {
-void EraseExcept(std::map<std::string, auto>& m, const std::set<std::string>& keep) {
+template <typename V>
+void EraseExcept(std::map<std::string, V>& m, const std::set<std::string>& keep) {
   for (auto it = m.begin(); it != m.end();) it = keep.count(it->first) ? std::next(it) : m.erase(it);
 }
 }  // namespace

@@ -267,8 +267,12 @@ TEST_F(StatsE2E, MetricsRpcsReturnTheCadvisorSeries) {
     ASSERT_TRUE(label_count.count(m.name())) << m.name();
     EXPECT_EQ(m.label_values_size(), label_count[m.name()]) << m.name();
     EXPECT_GT(m.timestamp(), 0);
-    if (m.name() == "container_threads") EXPECT_GE(m.value().value(), 1u);
-    if (m.name() == "container_memory_usage_bytes") EXPECT_GT(m.value().value(), 0u);
+    if (m.name() == "container_threads") {
+      EXPECT_GE(m.value().value(), 1u);
+    }
+    if (m.name() == "container_memory_usage_bytes") {
+      EXPECT_GT(m.value().value(), 0u);
+    }
   }
   for (const char* name : {"container_cpu_usage_seconds_total", "container_memory_usage_bytes",
                            "container_processes", "container_file_descriptors",
