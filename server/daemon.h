@@ -21,6 +21,7 @@
 #include "image/image_manager.h"
 #include "server/container_manager.h"
 #include "server/sandbox_manager.h"
+#include "server/stats_collector.h"
 
 namespace crius::server {
 
@@ -58,6 +59,7 @@ class Daemon {
   std::unique_ptr<image::ImageManager> images_;
   std::map<std::string, HandlerClients> handlers_;
   std::unique_ptr<ContainerManager> containers_;
+  std::unique_ptr<StatsCollector> stats_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
   // Reaps the orphans reparented to criusd as a child subreaper.
