@@ -27,6 +27,7 @@ namespace crius::server {
 
 class SandboxManager;
 class ContainerManager;
+class ContainerEventHub;
 struct ContainerRecord;
 
 // The runtime's view of itself that Version and Status report.
@@ -35,6 +36,12 @@ struct ContainerRecord;
 struct CallContext {
   absl::Time deadline = absl::InfiniteFuture();
   bool Expired() const { return absl::Now() >= deadline; }
+  // Server streams only: whether the client has gone (a long-lived stream
+  // that has nothing to send must still notice), and a way to send the
+  // response headers early, so the client knows the stream is set up
+  // (GetContainerEvents: subscribed) before the first message.
+  std::function<bool()> cancelled;
+  std::function<void()> headers_ready;
 };
 
 struct RuntimeIdentity {
@@ -48,6 +55,7 @@ struct Components {
   SandboxManager* sandboxes = nullptr;
   image::ImageManager* images = nullptr;
   ContainerManager* containers = nullptr;
+  ContainerEventHub* events = nullptr;  // null: GetContainerEvents is UNIMPLEMENTED
 };
 
 class CriService {
@@ -81,6 +89,7 @@ class CriService {
   SandboxManager* const sandboxes_;
   image::ImageManager* const images_;
   ContainerManager* const containers_;
+  ContainerEventHub* const events_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

@@ -37,7 +37,8 @@ CriService::CriService(const Config& config, RuntimeIdentity identity, Component
       network_(components.network),
       sandboxes_(components.sandboxes),
       images_(components.images),
-      containers_(components.containers) {}
+      containers_(components.containers),
+      events_(components.events) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {

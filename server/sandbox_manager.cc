@@ -141,7 +141,11 @@ absl::StatusOr<std::string> SandboxManager::Run(const CallContext& ctx,
                      << "kept for the retry";
     record->unclaimed_since_ns = NowNs();
   }
-  Publish(*std::move(record));
+  auto ready = std::make_shared<const SandboxRecord>(*std::move(record));
+  Publish(*ready);
+  // Under the pod's operation lock: its events stay in order.
+  Notify(LifecycleEvent::kCreated, ready);
+  Notify(LifecycleEvent::kStarted, ready);
   names_.Finish(name);
   return id;
 }
@@ -188,6 +192,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     return absl::OkStatus();
   });
 
+  absl::Time step = absl::Now();
   if (!config.linux().cgroup_parent().empty()) {
     auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
     if (!cg.ok()) return Annotate(cg.status(), "create pod cgroup");
@@ -195,14 +200,18 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     rb.Push("remove pod cgroup", [&] { return sandbox::RemovePodCgroup(os_, r.cgroup); });
     RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
   }
+  TimeStep("cgroup", step);
 
+  step = absl::Now();
   if (spec.net || spec.ipc || spec.uts) {
     auto pinned = sandbox::CreatePodNamespaces(os_, spec);
     if (!pinned.ok()) return Annotate(pinned.status(), "create pod namespaces");
     r.namespaces = *pinned;
     rb.Push("remove pod namespaces", [&] { return sandbox::RemovePodNamespaces(os_, r.namespaces); });
   }
+  TimeStep("namespaces", step);
 
+  step = absl::Now();
   if (config.linux().security_context().namespace_options().pid() == runtime::v1::POD) {
     r.infra_handler = options_.infra_handler.empty() ? handler : options_.infra_handler;
     oci::RuntimeClient* rt = options_.runtime_for ? options_.runtime_for(r.infra_handler) : nullptr;
@@ -227,8 +236,10 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
     if (!infra.ok()) return Annotate(infra.status(), "start the pod's infra process");
     r.infra = *infra;
     rb.Push("stop infra", [&] { return StopInfraOf(r); });
+    TimeStep("infra", step);
   }
 
+  step = absl::Now();
   if (modes.own_ipc) {
     RETURN_IF_ERROR(Annotate(sandbox::MountPodShm(os_, r.shm_path, options_.shm_size_bytes),
                              "mount pod /dev/shm"));
@@ -242,13 +253,16 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   // /etc/hosts for the pod's containers.
   files.dns = DnsOf(config);
   RETURN_IF_ERROR(Annotate(sandbox::WritePodFiles(files).status(), "write pod files"));
+  TimeStep("files", step);
 
   if (modes.own_net) {
     // The undo is registered before ADD: a plugin that half-succeeded must
     // still be DELeted.
     rb.Push("tear down pod network", [&] { return network_.TearDown(NetworkRequest(r)); });
+    step = absl::Now();
     auto attached = network_.SetUp(NetworkRequest(r));
     if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
+    TimeStep("cni_add", step);
     r.ips = attached->ips;
     r.cni_result = attached->result.raw.dump();
     RETURN_IF_ERROR(Annotate(
@@ -298,6 +312,14 @@ absl::Status SandboxManager::Persist(const SandboxRecord& record, Durability dur
   return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"),
                                   SandboxToJson(record), 0600, durability),
                   "persist pod record");
+}
+
+void SandboxManager::Notify(LifecycleEvent event, RecordPtr record) const {
+  if (observer_ != nullptr) observer_->OnSandbox(event, std::move(record));
+}
+
+void SandboxManager::TimeStep(std::string_view step, absl::Time since) const {
+  if (options_.step_timer) options_.step_timer(step, absl::Now() - since);
 }
 
 void SandboxManager::Publish(SandboxRecord record) {
@@ -371,6 +393,9 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
     // Keep the namespaces: DEL needs the netns to clean up inside it.
     (void)Persist(r);
     Publish(r);
+    if (current->state == runtime::v1::SANDBOX_READY) {
+      Notify(LifecycleEvent::kStopped, std::make_shared<const SandboxRecord>(r));
+    }
     return Annotate(net, absl::StrCat("stop pod ", id));
   }
   absl::Status first;
@@ -380,6 +405,9 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
   if (auto s = sandbox::RemovePodNamespaces(os_, r.namespaces); !s.ok() && first.ok()) first = s;
   if (auto s = Persist(r); !s.ok() && first.ok()) first = s;
   Publish(r);
+  if (current->state == runtime::v1::SANDBOX_READY) {
+    Notify(LifecycleEvent::kStopped, std::make_shared<const SandboxRecord>(r));
+  }
   return Annotate(first, absl::StrCat("stop pod ", id));
 }
 
@@ -418,6 +446,7 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
     records_.erase(id);
     slots_.erase(id);
   }
+  Notify(LifecycleEvent::kDeleted, current);
   {
     absl::MutexLock cg(&cgroup_mu_);
     cgroup_released_.erase(id);

@@ -42,7 +42,6 @@ CRIUS_UNBUILT_UNARY(ListPodSandboxMetrics)
 CRIUS_UNBUILT_STREAM(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse)
 CRIUS_UNBUILT_STREAM(StreamPodSandboxStats, StreamPodSandboxStatsRequest,
                      StreamPodSandboxStatsResponse)
-CRIUS_UNBUILT_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
 CRIUS_UNBUILT_STREAM(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest,
                      StreamPodSandboxMetricsResponse)
 
