@@ -317,10 +317,11 @@ void Daemon::StartEvents() {
 }
 
 // crius_containers{state} and crius_pod_sandboxes{state}, counted from the
-// in-memory records at every scrape; every state is always present.
+// in-memory records at every scrape (every state always present), and the
+// number of open event streams.
 void Daemon::AddStateGauges() {
   metrics_->AddCollectable(std::make_shared<metrics::CallbackCollectable>(
-      [c = containers_.get(), s = sandboxes_.get()] {
+      [c = containers_.get(), s = sandboxes_.get(), e = events_.get()] {
         std::map<std::string, double> containers{{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
         for (const auto& r : c->List()) {
           switch (r->state) {
@@ -334,9 +335,15 @@ void Daemon::AddStateGauges() {
         for (const auto& r : s->List()) {
           pods[r->state == runtime::v1::SANDBOX_READY ? "ready" : "notready"]++;
         }
+        prometheus::MetricFamily subscribers;
+        subscribers.name = "crius_events_subscribers";
+        subscribers.help = "GetContainerEvents streams open now.";
+        subscribers.type = prometheus::MetricType::Gauge;
+        subscribers.metric.emplace_back().gauge.value = static_cast<double>(e->SubscriberCount());
         return std::vector<prometheus::MetricFamily>{
             metrics::GaugeByLabel("crius_containers", "Containers crius knows, by state.", "state", containers),
-            metrics::GaugeByLabel("crius_pod_sandboxes", "Pod sandboxes crius knows, by state.", "state", pods)};
+            metrics::GaugeByLabel("crius_pod_sandboxes", "Pod sandboxes crius knows, by state.", "state", pods),
+            std::move(subscribers)};
       }));
 }
 
