@@ -47,6 +47,7 @@ const std::vector<Command>& Commands() {
     AddQueryCommands(all);
     AddLifecycleCommands(all);
     AddLogsCommand(all);
+    AddStatsCommands(all);
     AddEventsCommand(all);
     return all;
   }();

@@ -86,6 +86,7 @@ void AddQueryCommands(std::vector<Command>& commands);  // criusctl_query.cc
 void AddLifecycleCommands(
     std::vector<Command>& commands);                  // criusctl_lifecycle.cc
 void AddLogsCommand(std::vector<Command>& commands);  // criusctl_logs.cc
+void AddStatsCommands(std::vector<Command>& commands);  // criusctl_stats.cc
 void AddEventsCommand(std::vector<Command>& commands);  // criusctl_events.cc
 
 // Reads a PodSandboxConfig/ContainerConfig JSON file as crictl does:

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -27,8 +28,10 @@ namespace crius::server {
 
 class SandboxManager;
 class ContainerManager;
+class StatsCollector;
 class ContainerEventHub;
 struct ContainerRecord;
+struct PodSample;
 
 // The runtime's view of itself that Version and Status report.
 // What a call knows of its caller: the deadline kubelet gave it. Work that
@@ -55,6 +58,7 @@ struct Components {
   SandboxManager* sandboxes = nullptr;
   image::ImageManager* images = nullptr;
   ContainerManager* containers = nullptr;
+  StatsCollector* stats = nullptr;  // null: the stats RPCs answer INTERNAL
   ContainerEventHub* events = nullptr;  // null: GetContainerEvents is UNIMPLEMENTED
 };
 
@@ -82,6 +86,10 @@ class CriService {
   runtime::v1::RuntimeCondition RuntimeReadyCondition() const;
   runtime::v1::RuntimeCondition NetworkReadyCondition() const;
   std::string ImageRefFor(const ContainerRecord& r) const;
+  // Stats (stats_service.cc, pod_metrics.cc): samples of the pods the
+  // filter matches; an empty filter also prunes what removed pods left.
+  std::vector<PodSample> SampleMatchingPods(const runtime::v1::PodSandboxStatsFilter& filter);
+  std::vector<runtime::v1::PodSandboxMetrics> AllPodMetrics();
 
   const Config& config_;
   const RuntimeIdentity identity_;
@@ -89,6 +97,7 @@ class CriService {
   SandboxManager* const sandboxes_;
   image::ImageManager* const images_;
   ContainerManager* const containers_;
+  StatsCollector* const stats_;
   ContainerEventHub* const events_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.

@@ -117,7 +117,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   d->cri_ = std::make_unique<CriService>(
       d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
       Components{d->network_.get(), d->sandboxes_.get(), d->images_.get(), d->containers_.get(),
-                 d->events_.get()});
+                 d->stats_.get(), d->events_.get()});
   RETURN_IF_ERROR(d->Serve());
   // The socket is up before recovery so that clients connecting early get a
   // clear UNAVAILABLE instead of a refused connection.
@@ -246,6 +246,14 @@ absl::Status Daemon::StartComponents() {
     auto it = handlers_.find(handler);
     return it == handlers_.end() ? nullptr : it->second.runtime.get();
   };
+  // The stats reader gets the same hierarchies; network counters are read
+  // by a thread of its own that enters the pods' netns.
+  StatsCollectorOptions sopts;
+  sopts.rootfs_root = JoinPath(config_.root, "overlay");  // image::Rootfs's root
+  absl::StatusOr<std::unique_ptr<stats::NetStatsReader>> net_stats = stats::NetStatsReader::Create();
+  if (!net_stats.ok()) CRIUS_LOG(kWarn) << "pod network stats disabled: " << net_stats.status();
+  stats_ = std::make_unique<StatsCollector>(
+      cgroups, net_stats.ok() ? std::move(*net_stats) : nullptr, sopts);
   sandboxes_ = std::make_unique<SandboxManager>(os_, *network_, std::move(cgroups), opts);
 
   image::ImageManagerOptions img;

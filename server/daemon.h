@@ -23,6 +23,7 @@
 #include "server/container_manager.h"
 #include "server/event_source.h"
 #include "server/sandbox_manager.h"
+#include "server/stats_collector.h"
 
 namespace crius::server {
 
@@ -67,6 +68,7 @@ class Daemon {
   std::unique_ptr<ContainerEventHub> events_;
   std::unique_ptr<ContainerEventSource> event_source_;
   std::unique_ptr<ContainerManager> containers_;
+  std::unique_ptr<StatsCollector> stats_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
   // Reaps the orphans reparented to criusd as a child subreaper.

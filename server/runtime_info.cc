@@ -38,6 +38,7 @@ CriService::CriService(const Config& config, RuntimeIdentity identity, Component
       sandboxes_(components.sandboxes),
       images_(components.images),
       containers_(components.containers),
+      stats_(components.stats),
       events_(components.events) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,

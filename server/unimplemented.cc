@@ -31,18 +31,5 @@ CRIUS_UNBUILT_UNARY(PortForward)
 CRIUS_UNBUILT_UNARY(Exec)
 CRIUS_UNBUILT_UNARY(Attach)
 CRIUS_UNBUILT_UNARY(CheckpointContainer)
-// Stats and metrics.
-CRIUS_UNBUILT_UNARY(ContainerStats)
-CRIUS_UNBUILT_UNARY(ListContainerStats)
-CRIUS_UNBUILT_UNARY(PodSandboxStats)
-CRIUS_UNBUILT_UNARY(ListPodSandboxStats)
-CRIUS_UNBUILT_UNARY(ListMetricDescriptors)
-CRIUS_UNBUILT_UNARY(ListPodSandboxMetrics)
-
-CRIUS_UNBUILT_STREAM(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse)
-CRIUS_UNBUILT_STREAM(StreamPodSandboxStats, StreamPodSandboxStatsRequest,
-                     StreamPodSandboxStatsResponse)
-CRIUS_UNBUILT_STREAM(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest,
-                     StreamPodSandboxMetricsResponse)
 
 }  // namespace crius::server
