@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "metrics/callback_collectable.h"
 #include "metrics/process_collector.h"
+#include "server/container_metrics.h"
 #include "server/grpc_services.h"
 
 namespace crius::server {
@@ -114,6 +115,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   RETURN_IF_ERROR(d->StartComponents());
   d->StartEvents();
   d->AddStateGauges();
+  if (config.metrics.per_container) {
+    d->metrics_->AddCollectable(
+        std::make_shared<ContainerMetricsCollector>(*d->sandboxes_, *d->containers_, *d->stats_));
+  }
   d->cri_ = std::make_unique<CriService>(
       d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
       Components{d->network_.get(), d->sandboxes_.get(), d->images_.get(), d->containers_.get(),

@@ -3,6 +3,7 @@
 // subscribers, a subscriber that disconnects, and one that never reads while
 // pods start.
 
+#include <iostream>
 #include <string>
 #include <vector>
 
