@@ -5,6 +5,7 @@
 // callbacks wired to these methods by the daemon, so nothing below server
 // depends on Prometheus.
 
+#include <cstdint>
 #include <string_view>
 
 #include "absl/time/time.h"
