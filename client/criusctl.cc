@@ -48,6 +48,7 @@ const std::vector<Command>& Commands() {
     AddLifecycleCommands(all);
     AddLogsCommand(all);
     AddStatsCommands(all);
+    AddEventsCommand(all);
     return all;
   }();
   return commands;

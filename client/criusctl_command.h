@@ -87,6 +87,7 @@ void AddLifecycleCommands(
     std::vector<Command>& commands);                  // criusctl_lifecycle.cc
 void AddLogsCommand(std::vector<Command>& commands);  // criusctl_logs.cc
 void AddStatsCommands(std::vector<Command>& commands);  // criusctl_stats.cc
+void AddEventsCommand(std::vector<Command>& commands);  // criusctl_events.cc
 
 // Reads a PodSandboxConfig/ContainerConfig JSON file as crictl does:
 // snake_case or camelCase names, unknown fields ignored.

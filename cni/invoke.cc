@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/exec.h"
@@ -78,7 +79,12 @@ absl::StatusOr<std::string> RunPlugin(const PluginRun& run) {
   exec.timeout = run.options->timeout;
   CRIUS_LOG(kDebug) << "cni: " << run.command << " " << *path << " container "
                     << run.rt->container_id << " netns " << run.rt->netns;
+  const absl::Time start = absl::Now();
   auto result = Exec(exec);
+  if (run.options->on_plugin_run) {
+    run.options->on_plugin_run(PluginType(run.list->plugins[run.index]), run.command, absl::Now() - start,
+                               result.ok() && result->exit_code == 0);
+  }
   if (!result.ok()) return Annotate(result.status(), what);
   if (result->exit_code != 0) {
     return PluginFailure(what, result->exit_code, result->signal, result->stdout_data,

@@ -24,6 +24,7 @@
 // bin dirs joined by ':') and a fixed PATH for the tools plugins run
 // (iptables, ip); nothing of the daemon's environment leaks in.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,9 +49,15 @@ struct RuntimeConf {
   nlohmann::json capability_args = nlohmann::json::object();
 };
 
+// How long one plugin run took and whether it succeeded (plugin type,
+// command "ADD"/"DEL"/"CHECK"): for the metrics, without Prometheus here.
+using PluginRunObserver =
+    std::function<void(std::string_view plugin, std::string_view command, absl::Duration took, bool ok)>;
+
 struct InvokeOptions {
   std::vector<std::string> bin_dirs;           // searched in order
   absl::Duration timeout = absl::Seconds(60);  // per plugin run
+  PluginRunObserver on_plugin_run;             // may be empty
 };
 
 // The naming rules libcni enforces (the parts end up in cache file names):

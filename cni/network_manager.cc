@@ -187,7 +187,7 @@ bool NetworkManager::WaitForReady(bool ready, absl::Duration timeout) const {
 }
 
 InvokeOptions NetworkManager::Invoke() const {
-  return InvokeOptions{options_.bin_dirs, options_.plugin_timeout};
+  return InvokeOptions{options_.bin_dirs, options_.plugin_timeout, options_.on_plugin_run};
 }
 
 absl::Status NetworkManager::ValidateRequest(const PodNetworkRequest& request) const {

@@ -55,6 +55,7 @@ struct NetworkManagerOptions {
   // While the network is not ready the conf dir (and plugin binaries) are
   // looked at again this often, besides on every inotify event.
   absl::Duration retry_interval = absl::Seconds(5);
+  PluginRunObserver on_plugin_run;  // every plugin run, for the metrics
 };
 
 // runtimeConfig.portMappings entries.

@@ -115,6 +115,13 @@ absl::StatusOr<ImagePtr> ImageManager::Find(const std::string& ref) const {
 }
 
 absl::StatusOr<ImagePtr> ImageManager::Pull(const std::string& ref_text, const Credentials& creds) {
+  const absl::Time start = absl::Now();
+  auto result = PullShared(ref_text, creds);
+  if (options_.on_pull) options_.on_pull(result.ok(), absl::Now() - start);
+  return result;
+}
+
+absl::StatusOr<ImagePtr> ImageManager::PullShared(const std::string& ref_text, const Credentials& creds) {
   ASSIGN_OR_RETURN(Reference ref, ParseReference(ref_text));
   const std::string key = ref.String();
   std::shared_ptr<InFlight> flight;
@@ -241,7 +248,10 @@ absl::Status ImageManager::FetchLayers(const Reference& repo, const std::vector<
 absl::Status ImageManager::FetchLayer(const Reference& repo, const Descriptor& layer,
                                       const std::string& chain_id, const std::string& diff_id,
                                       const Credentials& creds) {
-  if (layers_->Has(chain_id)) return absl::OkStatus();
+  if (layers_->Has(chain_id)) {
+    if (options_.on_layer_reused) options_.on_layer_reused();
+    return absl::OkStatus();
+  }
   if (!content_->Has(layer.digest)) {
     ASSIGN_OR_RETURN(auto writer, content_->Ingest(layer.digest, layer.size));
     IngestSink sink(writer.get());
@@ -251,6 +261,7 @@ absl::Status ImageManager::FetchLayer(const Reference& repo, const Descriptor& l
       return Annotate(s, absl::StrCat("layer ", layer.digest));
     }
     RETURN_IF_ERROR(Annotate(writer->Commit(), absl::StrCat("layer ", layer.digest)));
+    if (options_.on_layer_downloaded) options_.on_layer_downloaded(static_cast<uint64_t>(std::max<int64_t>(layer.size, 0)));
   }
   ASSIGN_OR_RETURN(std::string blob, content_->Path(layer.digest));
   RETURN_IF_ERROR(Annotate(layers_->Ensure(chain_id, blob, diff_id).status(),

@@ -30,6 +30,11 @@ struct ImageManagerOptions {
   std::string root;  // <root>/{content,layers,images,overlay}
   RegistryConfig registry;
   int max_concurrent_downloads = 4;
+  // Pull figures for the metrics, as callbacks so image/ knows nothing of
+  // Prometheus. Each may be empty.
+  std::function<void(bool ok, absl::Duration took)> on_pull;   // every Pull call
+  std::function<void(uint64_t bytes)> on_layer_downloaded;     // a blob fetched
+  std::function<void()> on_layer_reused;  // a layer already unpacked here
 };
 
 struct FsUsage {
@@ -72,6 +77,7 @@ class ImageManager {
  private:
   struct InFlight;
   ImageManager(ImageManagerOptions options) : options_(std::move(options)), registry_(options_.registry) {}
+  absl::StatusOr<ImagePtr> PullShared(const std::string& ref, const Credentials& creds);
   absl::StatusOr<ImagePtr> DoPull(const Reference& ref, const Credentials& creds);
   absl::Status FetchLayers(const Reference& repo, const std::vector<Descriptor>& layers,
                            const std::vector<std::string>& diff_ids, const Credentials& creds);

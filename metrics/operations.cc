@@ -4,11 +4,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 
 namespace crius::metrics {
 namespace {
@@ -42,13 +44,42 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Name("crius_operations_latency_seconds")
                   .Help("Time spent serving a CRI call, by operation.")
                   .Register(*registry_);
+  runtime_ = std::make_unique<RuntimeMetrics>(*registry_);
 }
 
-Metrics::~Metrics() = default;
+Metrics::~Metrics() { StopServing(); }
+
+void Metrics::StopServing() {
+  // The listeners' threads render from everything below: they go first.
+  exposer_.reset();
+  unix_exposer_.reset();
+}
+
+void Metrics::AddCollectable(std::shared_ptr<prometheus::Collectable> c) {
+  if (exposer_ != nullptr) exposer_->RegisterCollectable(c);
+  absl::MutexLock lock(&mu_);
+  collectables_.push_back(std::move(c));
+}
+
+std::string Metrics::Render() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  absl::MutexLock lock(&mu_);
+  for (const auto& c : collectables_) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
 
 absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& address) {
   std::unique_ptr<Metrics> m(new Metrics());
   if (address.empty()) return m;
+  if (address.starts_with("unix://")) {
+    Metrics* raw = m.get();
+    ASSIGN_OR_RETURN(m->unix_exposer_, UnixExposer::Start(address.substr(7), [raw] { return raw->Render(); }));
+    m->bound_address_ = address;
+    return m;
+  }
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
   } catch (const std::exception& e) {

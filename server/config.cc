@@ -104,7 +104,9 @@ void VisitConfig(V& v, Config& c) {
   v.Section("metrics", [&] {
     v.Field("enabled", c.metrics.enabled);
     v.Field("address", c.metrics.address);
+    v.Field("per_container", c.metrics.per_container);
   });
+  v.Section("events", [&] { v.Field("buffer", c.events.buffer, Range{1, 1000000}); });
   v.Section("image", [&] {
     v.Field("max_concurrent_downloads", c.image.max_concurrent_downloads, Range{1, 1024});
     v.Field("pull_progress_timeout_seconds", c.image.pull_progress_timeout_seconds, kSeconds);
@@ -655,7 +657,11 @@ absl::Status ResolveRuntime(Config& c) {
 
 absl::Status ResolveNetworkAndImage(Config& c) {
   if (c.streaming.address.empty()) return Invalid("streaming.address: must not be empty");
-  RETURN_IF_ERROR(CheckHostPort("metrics.address", c.metrics.address));
+  if (absl::StartsWith(c.metrics.address, "unix://")) {
+    RETURN_IF_ERROR(CheckAbsolute("metrics.address", c.metrics.address.substr(7)));
+  } else {
+    RETURN_IF_ERROR(CheckHostPort("metrics.address", c.metrics.address));
+  }
   RETURN_IF_ERROR(CheckOptionalAbsolute("image.auth_file", c.image.auth_file));
   std::set<std::string> hosts;
   for (size_t i = 0; i < c.image.registries.size(); ++i) {

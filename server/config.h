@@ -70,8 +70,19 @@ struct StreamingConfig {
 
 struct MetricsConfig {
   bool enabled = true;
-  std::string address = "127.0.0.1:9090";  // host:port, IPv6 as [::1]:9090
+  // host:port (IPv6 as [::1]:9090), or unix:///path for a unix socket.
+  std::string address = "127.0.0.1:9090";
+  // The cAdvisor-style per-container series; off for nodes that scrape
+  // cAdvisor for them anyway.
+  bool per_container = true;
   bool operator==(const MetricsConfig&) const = default;
+};
+
+struct EventsConfig {
+  // GetContainerEvents: events one subscriber may have waiting before new
+  // ones are dropped for it.
+  int buffer = 1000;
+  bool operator==(const EventsConfig&) const = default;
 };
 
 struct ImageConfig {
@@ -101,6 +112,7 @@ struct Config {
   RuntimeConfig runtime;
   StreamingConfig streaming;
   MetricsConfig metrics;
+  EventsConfig events;
   ImageConfig image;
   PodConfig pod;
   bool operator==(const Config&) const = default;

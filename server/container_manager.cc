@@ -163,6 +163,19 @@ void ContainerManager::Publish(ContainerRecord record) {
   records_[ptr->id] = std::move(ptr);
 }
 
+void ContainerManager::Notify(LifecycleEvent event, const RecordPtr& record) {
+  if (observer_ == nullptr) return;
+  std::vector<RecordPtr> pod;
+  for (const auto& [id, r] : records_) {
+    if (r->sandbox_id == record->sandbox_id) pod.push_back(r);
+  }
+  observer_->OnContainer(event, record, std::move(pod));
+}
+
+void ContainerManager::TimeStep(std::string_view step, absl::Time since) const {
+  if (options_.step_timer) options_.step_timer(step, absl::Now() - since);
+}
+
 absl::StatusOr<ContainerManager::RecordPtr> ContainerManager::Get(const std::string& id) const {
   absl::ReaderMutexLock lock(&mu_);
   return FindByIdOrPrefix(records_, id, "container");
@@ -207,7 +220,12 @@ absl::StatusOr<std::string> ContainerManager::Create(const CallContext& ctx,
     slots_.erase(id);
     return record.status();
   }
-  Publish(*std::move(record));
+  {
+    auto ptr = std::make_shared<const ContainerRecord>(*std::move(record));
+    absl::MutexLock lock(&mu_);
+    records_[id] = ptr;
+    Notify(LifecycleEvent::kCreated, ptr);
+  }
   names_.Finish(name);
   return id;
 }
@@ -246,6 +264,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   RETURN_IF_ERROR(Annotate(MkdirAll(r.bundle, 0700), "create bundle dir"));
   rb.Push("remove bundle", [&] { return RemoveAll(r.bundle); });
 
+  absl::Time step = absl::Now();
   ASSIGN_OR_RETURN(std::vector<std::string> lowers, images_.LowerDirs(image));
   auto rootfs = images_.rootfs().Mount(id, lowers);
   if (!rootfs.ok()) return Annotate(rootfs.status(), "mount rootfs");
@@ -255,6 +274,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
     return s.ok() ? t : s;
   });
   failpoint::Hit(failpoint::Point::kCreateContainerAfterRootfs);
+  TimeStep("rootfs", step);
 
   r.termination_log = JoinPath(r.bundle, "termination-log");
   RETURN_IF_ERROR(WriteFileAtomic(r.termination_log, "", 0666));
@@ -272,6 +292,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
                              "create log dir"));
   }
 
+  step = absl::Now();
   oci::ContainerSpecInput in;
   in.container_id = id;
   in.config = &config;
@@ -301,6 +322,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   if (!spec.ok()) return Annotate(spec.status(), "build OCI spec");
   RETURN_IF_ERROR(Annotate(oci::WriteSpec(r.bundle, *spec), "write OCI spec"));
   failpoint::Hit(failpoint::Point::kCreateContainerAfterSpec);
+  TimeStep("spec", step);
   const nlohmann::json spec_json = oci::ToJson(*spec);
   r.process_json = spec_json.value("process", nlohmann::json::object()).dump();
   r.cgroups_path = spec_json.value("linux", nlohmann::json::object()).value("cgroupsPath", "");
@@ -323,9 +345,11 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
     (void)clients->monitor->RemoveContainerFiles(id);
     return absl::IsNotFound(s) ? absl::OkStatus() : s;
   });
+  step = absl::Now();
   auto created = clients->monitor->Create(create);
   if (!created.ok()) return Annotate(created.status(), "create container");
   failpoint::Hit(failpoint::Point::kCreateContainerAfterRuntimeCreate);
+  TimeStep("runtime_create", step);
   r.pid = created->container_pid;
   r.conmon = created->conmon;
   r.state = runtime::v1::CONTAINER_CREATED;
@@ -352,25 +376,37 @@ absl::Status ContainerManager::Start(const std::string& id) {
   // finish time recorded) before runc start even returns.
   const int64_t started = NowNs();
   failpoint::Hit(failpoint::Point::kStartContainerBeforeRuntimeStart);
+  {
+    absl::MutexLock lock(&mu_);
+    starting_.insert(current->id);
+  }
+  const absl::Time step = absl::Now();
   absl::Status start = Annotate(clients->runtime->Start(current->id),
                                 absl::StrCat("start container ", current->id));
   if (!start.ok()) {
     MarkStartFailed(current->id, start, *clients);
+    absl::MutexLock lock(&mu_);
+    starting_.erase(current->id);
     return start;
   }
   failpoint::Hit(failpoint::Point::kStartContainerAfterRuntimeStart);
-  // The exit watcher may already have recorded a very short-lived process;
-  // only a container still CREATED moves to RUNNING.
+  TimeStep("runtime_start", step);
+  // The exit watcher may already have recorded a very short-lived process
+  // (and reported its start and stop); only a container still CREATED moves
+  // to RUNNING.
   absl::MutexLock lock(&mu_);
+  starting_.erase(current->id);
   auto it = records_.find(current->id);
   if (it == records_.end()) return absl::OkStatus();
   ContainerRecord r = *it->second;
   r.started_at_ns = std::min(started, r.finished_at_ns > 0 ? r.finished_at_ns : started);
-  if (r.state == runtime::v1::CONTAINER_CREATED) r.state = runtime::v1::CONTAINER_RUNNING;
+  const bool now_running = r.state == runtime::v1::CONTAINER_CREATED;
+  if (now_running) r.state = runtime::v1::CONTAINER_RUNNING;
   // The container runs whatever the disk says; a lost write is repaired by
   // recovery, which asks the runtime about a CREATED container.
   PersistOrWarn(r, "after start");
   it->second = std::make_shared<const ContainerRecord>(std::move(r));
+  if (now_running) Notify(LifecycleEvent::kStarted, it->second);
   return absl::OkStatus();
 }
 
@@ -393,6 +429,7 @@ void ContainerManager::MarkStartFailed(const std::string& id, const absl::Status
     r.finished_at_ns = NowNs();
     if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << id << ": " << s;
     it->second = std::make_shared<const ContainerRecord>(std::move(r));
+    Notify(LifecycleEvent::kStopped, it->second);
   }
   if (auto s = clients.runtime->Kill(id, SIGKILL, /*all=*/true); !s.ok() && !absl::IsNotFound(s)) {
     CRIUS_LOG(kWarn) << "container " << id << ": kill after a failed start: " << s;
@@ -425,7 +462,11 @@ void ContainerManager::OnExit(const oci::ExitEvent& event) {
   if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << r.id << ": " << s;
   CRIUS_LOG(kInfo) << "container " << r.id << " exited with code " << r.exit_code << " (" << r.reason << ")";
   QueueRuntimeDelete(r.id);
+  const bool was_starting = it->second->state == runtime::v1::CONTAINER_CREATED && starting_.count(r.id) != 0;
   it->second = std::make_shared<const ContainerRecord>(std::move(r));
+  // Exited before StartContainer could record the start: it did start.
+  if (was_starting) Notify(LifecycleEvent::kStarted, it->second);
+  Notify(LifecycleEvent::kStopped, it->second);
 }
 
 bool ContainerManager::WaitForExit(const std::string& id, absl::Duration timeout) {
@@ -487,6 +528,7 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
       // Recovery finds the same: no conmon, a stopped runtime state.
       PersistOrWarn(copy, "after stop");
       it->second = std::make_shared<const ContainerRecord>(std::move(copy));
+      Notify(LifecycleEvent::kStopped, it->second);
     }
     return absl::OkStatus();
   }
@@ -528,6 +570,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
     absl::MutexLock lock(&mu_);
     records_.erase(id);
     slots_.erase(id);
+    Notify(LifecycleEvent::kDeleted, r);
   }
   if (pod.ok()) names_.Release(r->ReservationName((*pod)->config.metadata()), id);
   return absl::OkStatus();

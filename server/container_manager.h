@@ -6,9 +6,12 @@
 // the disk or the runtime) and are persisted on every change.
 
 #include <deque>
+#include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,6 +26,7 @@
 #include "oci/runtime_client.h"
 #include "server/container_record.h"
 #include "server/cri_service.h"
+#include "server/lifecycle_observer.h"
 #include "server/name_registry.h"
 #include "server/sandbox_manager.h"
 
@@ -39,6 +43,9 @@ struct ContainerManagerOptions {
   std::string exit_dir;        // <state>/exits
   int oom_score_adj_min = -1000;
   bool cgroup_v2 = false;
+  // Timing of the steps of a container start (rootfs, spec, runtime_create,
+  // runtime_start), for crius_container_start_step_duration_seconds.
+  std::function<void(std::string_view step, absl::Duration took)> step_timer;
 };
 
 class ContainerManager {
@@ -53,6 +60,9 @@ class ContainerManager {
   // Starts the exit watcher, reloads the records and reconciles them with
   // the runtime and the exit files written while criusd was down.
   absl::Status Recover();
+  // Told about every create, start, stop (by a call or by itself) and
+  // removal; set before Recover. Must outlive the manager.
+  void SetObserver(LifecycleObserver* observer) { observer_ = observer; }
 
   absl::StatusOr<std::string> Create(const CallContext& ctx, const runtime::v1::CreateContainerRequest& req);
   absl::Status Start(const std::string& id);
@@ -105,6 +115,8 @@ class ContainerManager {
   void QueueRuntimeDelete(const std::string& id);
   void RuntimeDeleteLoop();
   void DeleteExitedRuntimeState(const std::string& id);
+  void Notify(LifecycleEvent event, const RecordPtr& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TimeStep(std::string_view step, absl::Time since) const;
 
   SandboxManager& sandboxes_;
   image::ImageManager& images_;
@@ -121,6 +133,9 @@ class ContainerManager {
   mutable absl::Mutex mu_;
   std::map<std::string, RecordPtr> records_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+  // Containers inside StartContainer: an exit seen meanwhile was a start.
+  std::set<std::string> starting_ ABSL_GUARDED_BY(mu_);
+  LifecycleObserver* observer_ = nullptr;
 };
 
 }  // namespace crius::server

@@ -10,6 +10,7 @@
 #include "server/container_manager.h"
 #include "server/cri_service.h"
 #include "server/record_lookup.h"
+#include "server/status_messages.h"
 #include "server/stream_batches.h"
 
 namespace crius::server {
@@ -42,23 +43,7 @@ void FillContainer(const ContainerRecord& r, Container* out) {
 
 }  // namespace
 
-// kubelet shows image_ref as the pod's imageID: like containerd and CRI-O,
-// it is the image's repo digest (the one of the repository the container
-// named, when the image has several), and the image id only for an image
-// without one (e.g. imported) or one removed since.
-std::string CriService::ImageRefFor(const ContainerRecord& r) const {
-  auto image = images_->Find(r.image_id);
-  if (!image.ok() || (*image)->repo_digests.empty()) return r.image_id;
-  const std::string& name = r.image_name;
-  for (const std::string& digest : (*image)->repo_digests) {
-    const std::string repo = digest.substr(0, digest.find('@'));
-    if (name.compare(0, repo.size(), repo) == 0 &&
-        (name.size() == repo.size() || name[repo.size()] == ':' || name[repo.size()] == '@')) {
-      return digest;
-    }
-  }
-  return (*image)->repo_digests.front();
-}
+std::string CriService::ImageRefFor(const ContainerRecord& r) const { return server::ImageRefFor(*images_, r); }
 
 absl::Status CriService::CreateContainer(const CallContext& ctx, const runtime::v1::CreateContainerRequest& req,
                                          runtime::v1::CreateContainerResponse* resp) {
@@ -86,24 +71,7 @@ absl::Status CriService::ContainerStatus(const CallContext&, const runtime::v1::
                                          runtime::v1::ContainerStatusResponse* resp) {
   ASSIGN_OR_RETURN(auto found, containers_->Get(req.container_id()));
   const ContainerRecord& r = *found;
-  auto* st = resp->mutable_status();
-  st->set_id(r.id);
-  *st->mutable_metadata() = r.config.metadata();
-  st->set_state(r.state);
-  st->set_created_at(r.created_at_ns);
-  st->set_started_at(r.started_at_ns);
-  st->set_finished_at(r.finished_at_ns);
-  st->set_exit_code(r.exit_code);
-  st->mutable_image()->set_image(r.image_name);
-  st->set_image_ref(ImageRefFor(r));
-  st->set_image_id(r.image_id);
-  st->set_reason(r.reason);
-  st->set_message(r.message);
-  *st->mutable_labels() = r.config.labels();
-  *st->mutable_annotations() = r.config.annotations();
-  *st->mutable_mounts() = r.config.mounts();
-  st->set_log_path(r.log_path);
-  if (r.resources.has_linux()) *st->mutable_resources()->mutable_linux() = r.resources.linux();
+  FillContainerStatus(r, ImageRefFor(r), resp->mutable_status());
   if (req.verbose()) {
     nlohmann::json info = {{"id", r.id},
                            {"sandboxID", r.sandbox_id},

@@ -29,6 +29,7 @@ namespace crius::server {
 class SandboxManager;
 class ContainerManager;
 class StatsCollector;
+class ContainerEventHub;
 struct ContainerRecord;
 struct PodSample;
 
@@ -38,6 +39,12 @@ struct PodSample;
 struct CallContext {
   absl::Time deadline = absl::InfiniteFuture();
   bool Expired() const { return absl::Now() >= deadline; }
+  // Server streams only: whether the client has gone (a long-lived stream
+  // that has nothing to send must still notice), and a way to send the
+  // response headers early, so the client knows the stream is set up
+  // (GetContainerEvents: subscribed) before the first message.
+  std::function<bool()> cancelled;
+  std::function<void()> headers_ready;
 };
 
 struct RuntimeIdentity {
@@ -52,6 +59,7 @@ struct Components {
   image::ImageManager* images = nullptr;
   ContainerManager* containers = nullptr;
   StatsCollector* stats = nullptr;  // null: the stats RPCs answer INTERNAL
+  ContainerEventHub* events = nullptr;  // null: GetContainerEvents is UNIMPLEMENTED
 };
 
 class CriService {
@@ -90,6 +98,7 @@ class CriService {
   image::ImageManager* const images_;
   ContainerManager* const containers_;
   StatsCollector* const stats_;
+  ContainerEventHub* const events_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

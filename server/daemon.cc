@@ -23,6 +23,9 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "metrics/callback_collectable.h"
+#include "metrics/process_collector.h"
+#include "server/container_metrics.h"
 #include "server/grpc_services.h"
 
 namespace crius::server {
@@ -107,12 +110,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   RETURN_IF_ERROR(d->ClaimSocket());
   ASSIGN_OR_RETURN(d->metrics_,
                    metrics::Metrics::Start(config.metrics.enabled ? config.metrics.address : ""));
+  d->metrics_->AddCollectable(std::make_shared<metrics::ProcessCollector>());
   d->edge_ = std::make_unique<Edge>(d->metrics_.get());
   RETURN_IF_ERROR(d->StartComponents());
-  d->cri_ = std::make_unique<CriService>(d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
-                                         Components{d->network_.get(), d->sandboxes_.get(),
-                                                    d->images_.get(), d->containers_.get(),
-                                                    d->stats_.get()});
+  d->StartEvents();
+  d->AddStateGauges();
+  if (config.metrics.per_container) {
+    d->metrics_->AddCollectable(
+        std::make_shared<ContainerMetricsCollector>(*d->sandboxes_, *d->containers_, *d->stats_));
+  }
+  d->cri_ = std::make_unique<CriService>(
+      d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
+      Components{d->network_.get(), d->sandboxes_.get(), d->images_.get(), d->containers_.get(),
+                 d->stats_.get(), d->events_.get()});
   RETURN_IF_ERROR(d->Serve());
   // The socket is up before recovery so that clients connecting early get a
   // clear UNAVAILABLE instead of a refused connection.
@@ -203,6 +213,10 @@ absl::Status Daemon::StartComponents() {
   net.cache_dir = config_.cni.cache_dir;
   net.plugin_timeout = absl::Seconds(config_.cni.plugin_timeout_seconds);
   net.loopback = config_.cni.loopback_plugin;
+  metrics::RuntimeMetrics* rm = &metrics_->runtime();
+  net.on_plugin_run = [rm](std::string_view plugin, std::string_view command, absl::Duration took, bool ok) {
+    rm->CniPluginRun(plugin, command, took, ok);
+  };
   network_ = std::make_unique<cni::NetworkManager>(net);
   RETURN_IF_ERROR(Annotate(network_->Start(), "start CNI network manager"));
 
@@ -232,6 +246,7 @@ absl::Status Daemon::StartComponents() {
   for (const auto& [name, handler] : config_.runtime.handlers) opts.handlers.push_back(name);
   opts.pause_path = config_.pod.infra_path;
   opts.infra_handler = config_.pod.infra_handler;
+  opts.step_timer = [rm](std::string_view step, absl::Duration took) { rm->PodStartStep(step, took); };
   opts.runtime_for = [this](const std::string& handler) -> oci::RuntimeClient* {
     auto it = handlers_.find(handler);
     return it == handlers_.end() ? nullptr : it->second.runtime.get();
@@ -254,6 +269,9 @@ absl::Status Daemon::StartComponents() {
   for (const auto& r : config_.image.registries) {
     img.registry.hosts.push_back({r.host, r.mirrors, r.insecure, r.ca_file});
   }
+  img.on_pull = [rm](bool ok, absl::Duration took) { rm->ImagePull(ok, took); };
+  img.on_layer_downloaded = [rm](uint64_t bytes) { rm->ImageLayerDownloaded(bytes); };
+  img.on_layer_reused = [rm] { rm->ImageLayerReused(); };
   // Loading the image records is part of startup: the edge is still closed.
   ASSIGN_OR_RETURN(images_, image::ImageManager::Open(os_, std::move(img)));
 
@@ -263,6 +281,7 @@ absl::Status Daemon::StartComponents() {
   copts.exit_dir = config_.state + "/exits";
   copts.oom_score_adj_min = OomScoreAdjFloor();
   copts.cgroup_v2 = cgroups_layout_v2_;
+  copts.step_timer = [rm](std::string_view step, absl::Duration took) { rm->ContainerStartStep(step, took); };
   containers_ = std::make_unique<ContainerManager>(*sandboxes_, *images_, handlers_, copts);
   sandboxes_->SetContainerHooks(
       {[c = containers_.get()](const std::string& pod) { return c->StopPodContainers(pod); },
@@ -274,9 +293,71 @@ absl::Status Daemon::StartComponents() {
 absl::Status Daemon::Recover() {
   // The edge stays closed until this returns: kubelet must never see a
   // half-rebuilt list of pods.
+  const absl::Time start = absl::Now();
   RETURN_IF_ERROR(Annotate(sandboxes_->Recover(), "recover pod sandboxes"));
   RETURN_IF_ERROR(Annotate(containers_->Recover(), "recover containers"));
+  metrics_->runtime().Recovered(absl::Now() - start);
   return absl::OkStatus();
+}
+
+void Daemon::StartEvents() {
+  metrics::RuntimeMetrics* rm = &metrics_->runtime();
+  ContainerEventHub::Options hub;
+  hub.buffer = static_cast<size_t>(config_.events.buffer);
+  hub.on_drop = [rm] { rm->EventDropped(); };
+  events_ = std::make_unique<ContainerEventHub>(std::move(hub));
+  ContainerEventSourceOptions src;
+  src.hub = events_.get();
+  src.images = images_.get();
+  src.pod = [s = sandboxes_.get()](const std::string& id) -> std::shared_ptr<const SandboxRecord> {
+    auto found = s->Get(id);
+    return found.ok() ? *found : nullptr;
+  };
+  src.containers = [c = containers_.get()](const std::string& pod) {
+    std::vector<std::shared_ptr<const ContainerRecord>> out;
+    for (auto& r : c->List()) {
+      if (r->sandbox_id == pod) out.push_back(std::move(r));
+    }
+    return out;
+  };
+  src.on_container_stopped = [rm](const ContainerRecord& r) {
+    if (r.reason == "OOMKilled") rm->OomKill();
+  };
+  src.on_drop = [rm] { rm->EventDropped(); };
+  event_source_ = std::make_unique<ContainerEventSource>(std::move(src));
+  sandboxes_->SetObserver(event_source_.get());
+  containers_->SetObserver(event_source_.get());
+}
+
+// crius_containers{state} and crius_pod_sandboxes{state}, counted from the
+// in-memory records at every scrape (every state always present), and the
+// number of open event streams.
+void Daemon::AddStateGauges() {
+  metrics_->AddCollectable(std::make_shared<metrics::CallbackCollectable>(
+      [c = containers_.get(), s = sandboxes_.get(), e = events_.get()] {
+        std::map<std::string, double> containers{{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
+        for (const auto& r : c->List()) {
+          switch (r->state) {
+            case runtime::v1::CONTAINER_CREATED: containers["created"]++; break;
+            case runtime::v1::CONTAINER_RUNNING: containers["running"]++; break;
+            case runtime::v1::CONTAINER_EXITED: containers["exited"]++; break;
+            default: containers["unknown"]++; break;
+          }
+        }
+        std::map<std::string, double> pods{{"ready", 0}, {"notready", 0}};
+        for (const auto& r : s->List()) {
+          pods[r->state == runtime::v1::SANDBOX_READY ? "ready" : "notready"]++;
+        }
+        prometheus::MetricFamily subscribers;
+        subscribers.name = "crius_events_subscribers";
+        subscribers.help = "GetContainerEvents streams open now.";
+        subscribers.type = prometheus::MetricType::Gauge;
+        subscribers.metric.emplace_back().gauge.value = static_cast<double>(e->SubscriberCount());
+        return std::vector<prometheus::MetricFamily>{
+            metrics::GaugeByLabel("crius_containers", "Containers crius knows, by state.", "state", containers),
+            metrics::GaugeByLabel("crius_pod_sandboxes", "Pod sandboxes crius knows, by state.", "state", pods),
+            std::move(subscribers)};
+      }));
 }
 
 void Daemon::JanitorLoop() {
@@ -314,11 +395,15 @@ void Daemon::Shutdown(absl::Duration grace) {
     stopping_ = true;
   }
   if (janitor_.joinable()) janitor_.join();
+  // Event streams would otherwise hold the server open for the whole grace.
+  if (events_) events_->Close();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
     server_->Wait();
   }
+  // No scrape may reach the managers once they start going away.
+  if (metrics_) metrics_->StopServing();
   // Only a socket this daemon bound is removed: after a refused start the
   // path may belong to the criusd that is serving it.
   if (serving_) ::unlink(socket_path_.c_str());

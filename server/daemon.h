@@ -19,7 +19,9 @@
 #include "server/cri_service.h"
 #include "server/edge.h"
 #include "image/image_manager.h"
+#include "server/container_events.h"
 #include "server/container_manager.h"
+#include "server/event_source.h"
 #include "server/sandbox_manager.h"
 #include "server/stats_collector.h"
 
@@ -46,6 +48,8 @@ class Daemon {
   absl::Status Serve();
   absl::Status Recover();
   absl::Status StartComponents();
+  void StartEvents();
+  void AddStateGauges();
   void JanitorLoop();
 
   const Config config_;
@@ -58,6 +62,11 @@ class Daemon {
   std::unique_ptr<SandboxManager> sandboxes_;
   std::unique_ptr<image::ImageManager> images_;
   std::map<std::string, HandlerClients> handlers_;
+  // Declared between the managers and the container manager: the source is
+  // destroyed after the container manager (whose exit watcher notifies it)
+  // and before the sandbox and image managers it reads from.
+  std::unique_ptr<ContainerEventHub> events_;
+  std::unique_ptr<ContainerEventSource> event_source_;
   std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<StatsCollector> stats_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was

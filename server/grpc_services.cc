@@ -29,7 +29,9 @@ CallContext ContextOf(const grpc::ServerContext* context) {
 #define CRIUS_ADAPT_STREAM(M, Req, Resp)                                             \
   grpc::Status M(grpc::ServerContext* context, const runtime::v1::Req* req,          \
                  grpc::ServerWriter<runtime::v1::Resp>* writer) override {           \
-    const CallContext ctx = ContextOf(context);                                      \
+    CallContext ctx = ContextOf(context);                                            \
+    ctx.cancelled = [context] { return context->IsCancelled(); };                    \
+    ctx.headers_ready = [writer] { writer->SendInitialMetadata(); };                 \
     return edge_->Call(#M, *req, [&] {                                               \
       return cri_->M(ctx, *req, [writer](const runtime::v1::Resp& r) { return writer->Write(r); }); \
     });                                                                              \

@@ -38,7 +38,8 @@ CriService::CriService(const Config& config, RuntimeIdentity identity, Component
       sandboxes_(components.sandboxes),
       images_(components.images),
       containers_(components.containers),
-      stats_(components.stats) {}
+      stats_(components.stats),
+      events_(components.events) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {

@@ -142,7 +142,11 @@ absl::StatusOr<std::string> SandboxManager::Run(const CallContext& ctx,
                      << "kept for the retry";
     record->unclaimed_since_ns = NowNs();
   }
-  Publish(*std::move(record));
+  auto ready = std::make_shared<const SandboxRecord>(*std::move(record));
+  Publish(*ready);
+  // Under the pod's operation lock: its events stay in order.
+  Notify(LifecycleEvent::kCreated, ready);
+  Notify(LifecycleEvent::kStarted, ready);
   names_.Finish(name);
   return id;
 }
@@ -219,6 +223,7 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
   RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
   failpoint::Hit(failpoint::Point::kRunPodAfterIntent);
 
+  absl::Time step = absl::Now();
   if (!config.linux().cgroup_parent().empty()) {
     auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
     if (!cg.ok()) return Annotate(cg.status(), "create pod cgroup");
@@ -227,7 +232,9 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
     RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
     failpoint::Hit(failpoint::Point::kRunPodAfterCgroup);
   }
+  TimeStep("cgroup", step);
 
+  step = absl::Now();
   if (spec.net || spec.ipc || spec.uts) {
     auto pinned = sandbox::CreatePodNamespaces(os_, spec);
     if (!pinned.ok()) return Annotate(pinned.status(), "create pod namespaces");
@@ -235,7 +242,9 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
     rb.Push("remove pod namespaces", [&] { return sandbox::RemovePodNamespaces(os_, r.namespaces); });
     failpoint::Hit(failpoint::Point::kRunPodAfterNamespaces);
   }
+  TimeStep("namespaces", step);
 
+  step = absl::Now();
   if (config.linux().security_context().namespace_options().pid() == runtime::v1::POD) {
     r.infra_handler = options_.infra_handler.empty() ? handler : options_.infra_handler;
     oci::RuntimeClient* rt = options_.runtime_for ? options_.runtime_for(r.infra_handler) : nullptr;
@@ -261,8 +270,10 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
     r.infra = *infra;
     rb.Push("stop infra", [&] { return StopInfraOf(r); });
     failpoint::Hit(failpoint::Point::kRunPodAfterInfraStart);
+    TimeStep("infra", step);
   }
 
+  step = absl::Now();
   if (modes.own_ipc) {
     RETURN_IF_ERROR(Annotate(sandbox::MountPodShm(os_, r.shm_path, options_.shm_size_bytes),
                              "mount pod /dev/shm"));
@@ -276,13 +287,16 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
   // /etc/hosts for the pod's containers.
   files.dns = DnsOf(config);
   RETURN_IF_ERROR(Annotate(sandbox::WritePodFiles(files).status(), "write pod files"));
+  TimeStep("files", step);
 
   if (modes.own_net) {
     // The undo is registered before ADD: a plugin that half-succeeded must
     // still be DELeted.
     rb.Push("tear down pod network", [&] { return network_.TearDown(NetworkRequest(r)); });
+    step = absl::Now();
     auto attached = network_.SetUp(NetworkRequest(r));
     if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
+    TimeStep("cni_add", step);
     r.ips = attached->ips;
     r.cni_result = attached->result.raw.dump();
     failpoint::Hit(failpoint::Point::kRunPodAfterCniAdd);
@@ -332,6 +346,14 @@ absl::Status SandboxManager::Persist(const SandboxRecord& record, Durability dur
   return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"),
                                   SandboxToJson(record), 0600, durability),
                   "persist pod record");
+}
+
+void SandboxManager::Notify(LifecycleEvent event, RecordPtr record) const {
+  if (observer_ != nullptr) observer_->OnSandbox(event, std::move(record));
+}
+
+void SandboxManager::TimeStep(std::string_view step, absl::Time since) const {
+  if (options_.step_timer) options_.step_timer(step, absl::Now() - since);
 }
 
 void SandboxManager::Publish(SandboxRecord record) {
@@ -410,6 +432,9 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
       CRIUS_LOG(kWarn) << "pod " << id << ": persist after a failed DEL: " << s;
     }
     Publish(r);
+    if (current->state == runtime::v1::SANDBOX_READY) {
+      Notify(LifecycleEvent::kStopped, std::make_shared<const SandboxRecord>(r));
+    }
     return Annotate(net, absl::StrCat("stop pod ", id));
   }
   failpoint::Hit(failpoint::Point::kStopPodAfterCniDel);
@@ -420,6 +445,9 @@ absl::Status SandboxManager::StopLocked(const std::string& id) {
   if (auto s = sandbox::RemovePodNamespaces(os_, r.namespaces); !s.ok() && first.ok()) first = s;
   if (auto s = Persist(r); !s.ok() && first.ok()) first = s;
   Publish(r);
+  if (current->state == runtime::v1::SANDBOX_READY) {
+    Notify(LifecycleEvent::kStopped, std::make_shared<const SandboxRecord>(r));
+  }
   return Annotate(first, absl::StrCat("stop pod ", id));
 }
 
@@ -460,6 +488,7 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
     records_.erase(id);
     slots_.erase(id);
   }
+  Notify(LifecycleEvent::kDeleted, current);
   {
     absl::MutexLock cg(&cgroup_mu_);
     cgroup_released_.erase(id);

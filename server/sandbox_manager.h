@@ -13,6 +13,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -25,6 +26,7 @@
 #include "common/os.h"
 #include "sandbox/cgroup.h"
 #include "server/cri_service.h"
+#include "server/lifecycle_observer.h"
 #include "server/name_registry.h"
 #include "server/sandbox_record.h"
 
@@ -45,6 +47,9 @@ struct SandboxManagerOptions {
   std::string pause_path;
   std::string infra_handler;
   std::function<oci::RuntimeClient*(const std::string& handler)> runtime_for;
+  // Timing of the steps of a pod start (cgroup, namespaces, infra, files,
+  // cni_add), for crius_pod_start_step_duration_seconds.
+  std::function<void(std::string_view step, absl::Duration took)> step_timer;
 };
 
 class SandboxManager {
@@ -74,6 +79,9 @@ class SandboxManager {
     std::function<absl::Status(const std::string& pod_id)> remove;
   };
   void SetContainerHooks(ContainerHooks hooks) { hooks_ = std::move(hooks); }
+  // Told when a pod becomes READY, leaves READY and is removed; set before
+  // Recover. Must outlive the manager.
+  void SetObserver(LifecycleObserver* observer) { observer_ = observer; }
 
   // Removes finished pods nobody claimed within the TTL; called periodically.
   void ReapUnclaimed();
@@ -111,6 +119,9 @@ class SandboxManager {
   const SandboxManagerOptions options_;
   NameRegistry names_;
   ContainerHooks hooks_;
+  LifecycleObserver* observer_ = nullptr;
+  void Notify(LifecycleEvent event, RecordPtr record) const;
+  void TimeStep(std::string_view step, absl::Time since) const;
 
   mutable absl::Mutex mu_;
   std::map<std::string, RecordPtr> records_ ABSL_GUARDED_BY(mu_);

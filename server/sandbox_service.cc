@@ -8,6 +8,7 @@
 #include "server/cri_service.h"
 #include "server/record_lookup.h"
 #include "server/sandbox_manager.h"
+#include "server/status_messages.h"
 #include "server/stream_batches.h"
 
 namespace crius::server {
@@ -79,20 +80,7 @@ absl::Status CriService::PodSandboxStatus(const CallContext&,
   auto found = sandboxes_->Get(req.pod_sandbox_id());
   if (!found.ok()) return found.status();
   const SandboxRecord& r = **found;
-  auto* st = resp->mutable_status();
-  st->set_id(r.id);
-  *st->mutable_metadata() = r.config.metadata();
-  st->set_state(r.state);
-  st->set_created_at(r.created_at_ns);
-  if (!r.ips.empty() && r.state == runtime::v1::SANDBOX_READY) {
-    st->mutable_network()->set_ip(r.ips.front());
-    for (size_t i = 1; i < r.ips.size(); ++i) st->mutable_network()->add_additional_ips()->set_ip(r.ips[i]);
-  }
-  *st->mutable_linux()->mutable_namespaces()->mutable_options() =
-      r.config.linux().security_context().namespace_options();
-  *st->mutable_labels() = r.config.labels();
-  *st->mutable_annotations() = r.config.annotations();
-  st->set_runtime_handler(r.runtime_handler);
+  FillPodSandboxStatus(r, resp->mutable_status());
   if (req.verbose()) (*resp->mutable_info())["info"] = VerboseInfo(r);
   resp->set_timestamp(absl::ToUnixNanos(absl::Now()));
   return absl::OkStatus();

@@ -32,6 +32,4 @@ CRIUS_UNBUILT_UNARY(Exec)
 CRIUS_UNBUILT_UNARY(Attach)
 CRIUS_UNBUILT_UNARY(CheckpointContainer)
 
-CRIUS_UNBUILT_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
-
 }  // namespace crius::server
