@@ -50,6 +50,13 @@ TestDaemon::TestDaemon() : tmp_("crius-e2e-") {
                              // run the pause binary this build made.
                              "pod:\n  infra_path: ", CRIUS_BINARY_DIR, "/sandbox/pause/crius-pause\n");
   EXPECT_TRUE(MkdirAll(cni_conf_dir()).ok());
+  // The same tests run with another default OCI runtime (e.g. crun, in the
+  // cgroup v2 VM): a drop-in, so a test's own config_yaml stays as it is.
+  const char* handler = ::getenv("CRIUS_TEST_DEFAULT_HANDLER");
+  if (handler != nullptr && *handler != '\0') {
+    WriteTestFile(JoinPath(config_dir(), "00-test-default-handler.yaml"),
+                  absl::StrCat("runtime:\n  default_handler: ", handler, "\n"));
+  }
 }
 
 TestDaemon::~TestDaemon() {
