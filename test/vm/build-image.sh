@@ -58,7 +58,8 @@ work=$(mktemp -d "$cache/build-$key.XXXXXX")
 root=$work/root
 undo_mounts() {
   # Deepest first, so nested mounts go before their parents.
-  findmnt -rn -o TARGET | grep -F "$work/" | sort -r | while read -r m; do
+  local m
+  for m in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r); do
     umount -l "$m" || true
   done
 }

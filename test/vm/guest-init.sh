@@ -22,7 +22,8 @@ finish() {
   if [ "$mode" = systemd ]; then
     systemctl poweroff -ff
   fi
-  poweroff -f
+  # The root has no sysvinit poweroff; busybox's powers off directly.
+  busybox poweroff -f
   # poweroff -f does not return; if it did, PID 1 must not exit.
   while :; do sleep 1000; done
 }

@@ -95,7 +95,9 @@ add_module() {
   loaded[$path]=1
   order+=("$path")
 }
-for m in virtio_pci virtio_blk ext4; do add_module "$m"; done
+# ext4 asks the crypto API for crc32c at mount time (a soft dependency that
+# modules.dep does not list).
+for m in virtio_pci virtio_blk crc32c_generic ext4; do add_module "$m"; done
 
 rd=$run/initrd
 mkdir -p "$rd"/{bin,dev,proc,sys,modules,newroot}
