@@ -89,7 +89,20 @@ absl::StatusOr<Subprocess> TestDaemon::Spawn() {
   return Subprocess::Start(opts);
 }
 
+namespace {
+
+// Slow machines (the TCG-emulated cgroup v2 VM runs every fork+exec ~13x
+// slower) stretch the startup deadline by CRIUS_TEST_TIMEOUT_SCALE.
+absl::Duration Scaled(absl::Duration d) {
+  const char* scale = ::getenv("CRIUS_TEST_TIMEOUT_SCALE");
+  int factor = scale != nullptr ? std::atoi(scale) : 1;
+  return factor > 1 ? d * factor : d;
+}
+
+}  // namespace
+
 absl::Status TestDaemon::Start(absl::Duration timeout) {
+  timeout = Scaled(timeout);
   auto p = Spawn();
   if (!p.ok()) return p.status();
   process_ = std::make_unique<Subprocess>(std::move(*p));

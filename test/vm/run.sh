@@ -124,9 +124,11 @@ rm -rf "$rd"
   if [ -n "${CRIUS_VM_REGISTRY:-}" ]; then
     printf 'export CRIUS_VM_REGISTRY=%q\n' "10.0.2.100:${CRIUS_VM_REGISTRY##*:}"
   fi
+  # Everything is ~13x slower under TCG: the tests' own deadlines stretch.
+  printf 'export CRIUS_TEST_TIMEOUT_SCALE=%q\n' "${CRIUS_TEST_TIMEOUT_SCALE:-10}"
   while IFS='=' read -r name _; do
     case "$name" in
-      CRIUS_VM_*) ;;
+      CRIUS_VM_* | CRIUS_TEST_TIMEOUT_SCALE) ;;
       CRIUS_* | GTEST_* | CTEST_*) printf 'export %s=%q\n' "$name" "${!name}" ;;
     esac
   done < <(env)
