@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <functional>
 
@@ -473,16 +474,30 @@ absl::Status BuildDevices(const ContainerSpecInput& in, Spec& spec, json& device
   return absl::OkStatus();
 }
 
-bool DetectSwapLimit() {
-  // v1: the memsw files exist only with swap accounting; v2: memory.swap.max
-  // exists in every non-root cgroup when swap accounting is on, so the
-  // root's controllers plus the kernel's swap support are the best signal.
-  if (PathExists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) return true;
-  if (PathExists("/sys/fs/cgroup/cgroup.controllers")) {
-    return PathExists("/sys/fs/cgroup/memory.swap.current") ||
-           PathExists("/sys/fs/cgroup/init.scope/memory.swap.max") ||
-           PathExists("/sys/fs/cgroup/system.slice/memory.swap.max");
+// v2: memory.swap.max exists in every non-root cgroup when the kernel
+// accounts swap, and never in the root. Any child of the root shows it,
+// whoever made the child (systemd's init.scope and system.slice, or the pod
+// cgroups on a node without systemd), so look at the root's children.
+bool V2HasSwapAccounting(const std::string& root) {
+  DIR* d = ::opendir(root.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (e->d_type != DT_DIR || name == "." || name == "..") continue;
+    if (PathExists(JoinPath(root, name, "memory.swap.max"))) {
+      found = true;
+      break;
+    }
   }
+  ::closedir(d);
+  return found;
+}
+
+bool DetectSwapLimit() {
+  // v1: the memsw files exist only with swap accounting.
+  if (PathExists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")) return true;
+  if (PathExists("/sys/fs/cgroup/cgroup.controllers")) return V2HasSwapAccounting("/sys/fs/cgroup");
   return false;
 }
 
@@ -503,8 +518,11 @@ json LinuxResourcesJson(const v1::LinuxContainerResources& res, bool cgroup_v2,
   if (res.memory_limit_in_bytes() > 0) memory["limit"] = res.memory_limit_in_bytes();
   bool swap_ok =
       swap_limit_supported.value_or(false) || (!swap_limit_supported.has_value() && [] {
-        static const bool detected = DetectSwapLimit();
-        return detected;
+        // Only a positive answer is kept: on a v2 node the root may have
+        // no child cgroup yet when the first container is created.
+        static std::atomic<bool> detected{false};
+        if (!detected.load()) detected.store(DetectSwapLimit());
+        return detected.load();
       }());
   if (res.memory_swap_limit_in_bytes() != 0) {
     if (swap_ok) {

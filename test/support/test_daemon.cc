@@ -50,6 +50,13 @@ TestDaemon::TestDaemon() : tmp_("crius-e2e-") {
                              // run the pause binary this build made.
                              "pod:\n  infra_path: ", CRIUS_BINARY_DIR, "/sandbox/pause/crius-pause\n");
   EXPECT_TRUE(MkdirAll(cni_conf_dir()).ok());
+  // The same tests run with another default OCI runtime (e.g. crun, in the
+  // cgroup v2 VM): a drop-in, so a test's own config_yaml stays as it is.
+  const char* handler = ::getenv("CRIUS_TEST_DEFAULT_HANDLER");
+  if (handler != nullptr && *handler != '\0') {
+    WriteTestFile(JoinPath(config_dir(), "00-test-default-handler.yaml"),
+                  absl::StrCat("runtime:\n  default_handler: ", handler, "\n"));
+  }
 }
 
 TestDaemon::~TestDaemon() {
@@ -83,7 +90,20 @@ absl::StatusOr<Subprocess> TestDaemon::Spawn() {
   return Subprocess::Start(opts);
 }
 
+namespace {
+
+// Slow machines (the TCG-emulated cgroup v2 VM runs every fork+exec ~13x
+// slower) stretch the startup deadline by CRIUS_TEST_TIMEOUT_SCALE.
+absl::Duration Scaled(absl::Duration d) {
+  const char* scale = ::getenv("CRIUS_TEST_TIMEOUT_SCALE");
+  int factor = scale != nullptr ? std::atoi(scale) : 1;
+  return factor > 1 ? d * factor : d;
+}
+
+}  // namespace
+
 absl::Status TestDaemon::Start(absl::Duration timeout) {
+  timeout = Scaled(timeout);
   auto p = Spawn();
   if (!p.ok()) return p.status();
   process_ = std::make_unique<Subprocess>(std::move(*p));
