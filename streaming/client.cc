@@ -169,7 +169,8 @@ absl::StatusOr<PortForwardResult> RunSpdyPortForwardOnce(const std::string& url,
   asio::io_context io(1);
   tcp::socket socket(io);
   std::string extra =
-      "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n";
+      "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: "
+      "portforward.k8s.io\r\n";
   ASSIGN_OR_RETURN(UpgradeResult up, DialUpgrade(socket, url, "POST", extra));
   if (up.status != 101) {
     return absl::FailedPreconditionError(
@@ -201,12 +202,11 @@ absl::StatusOr<PortForwardResult> RunSpdyPortForwardOnce(const std::string& url,
   weak = session;
   session->Start(up.leftover);
   std::string port_text = std::to_string(port);
-  ASSIGN_OR_RETURN(error_id, session->OpenStream({{"streamtype", "error"},
-                                                  {"port", port_text},
-                                                  {"requestid", "0"}}));
-  ASSIGN_OR_RETURN(data_id, session->OpenStream({{"streamtype", "data"},
-                                                 {"port", port_text},
-                                                 {"requestid", "0"}}));
+  ASSIGN_OR_RETURN(
+      error_id,
+      session->OpenStream({{"streamtype", "error"}, {"port", port_text}, {"requestid", "0"}}));
+  ASSIGN_OR_RETURN(data_id, session->OpenStream(
+                                {{"streamtype", "data"}, {"port", port_text}, {"requestid", "0"}}));
   session->Send(data_id, data, true);
   io.run_for(timeout);
   if (!closed) {

@@ -4,12 +4,11 @@
 // returned. Blocking calls; each runs its own io_context on the caller's
 // thread.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/statusor.h"
 #include "streaming/backend.h"
@@ -17,11 +16,11 @@
 namespace crius::streaming {
 
 struct UpgradeResult {
-  int status = 0;          // HTTP status of the answer
-  std::string headers;     // the raw answer head
-  std::string body;        // for non-101 answers (read to EOF)
-  std::string protocol;    // X-Stream-Protocol-Version chosen by the server
-  std::string leftover;    // bytes after the head (protocol frames)
+  int status = 0;        // HTTP status of the answer
+  std::string headers;   // the raw answer head
+  std::string body;      // for non-101 answers (read to EOF)
+  std::string protocol;  // X-Stream-Protocol-Version chosen by the server
+  std::string leftover;  // bytes after the head (protocol frames)
 };
 
 // Sends an HTTP/1.1 upgrade request for `url` (http://host:port/path) over
@@ -61,8 +60,8 @@ struct PortForwardResult {
   std::string data;
   std::string error;
 };
-absl::StatusOr<PortForwardResult> RunSpdyPortForwardOnce(const std::string& url, int port,
-                                                         const std::string& data,
-                                                         std::chrono::seconds timeout = std::chrono::seconds(30));
+absl::StatusOr<PortForwardResult> RunSpdyPortForwardOnce(
+    const std::string& url, int port, const std::string& data,
+    std::chrono::seconds timeout = std::chrono::seconds(30));
 
 }  // namespace crius::streaming

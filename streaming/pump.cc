@@ -28,20 +28,20 @@ FdReader::FdReader(asio::any_io_executor ex, UniqueFd fd, Chunk on_chunk,
 
 void FdReader::ReadMore() {
   if (cancelled_) return;
-  sd_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                              const boost::system::error_code& ec, size_t n) {
-    if (self->cancelled_) return;
-    if (ec || n == 0) {
-      boost::system::error_code ignored;
-      self->sd_.close(ignored);
-      self->cancelled_ = true;
-      auto eof = std::move(self->on_eof_);
-      self->on_chunk_ = nullptr;
-      if (eof) eof();
-      return;
-    }
-    self->on_chunk_(std::string(self->buf_, n), [self] { self->ReadMore(); });
-  });
+  sd_.async_read_some(asio::buffer(buf_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                        if (self->cancelled_) return;
+                        if (ec || n == 0) {
+                          boost::system::error_code ignored;
+                          self->sd_.close(ignored);
+                          self->cancelled_ = true;
+                          auto eof = std::move(self->on_eof_);
+                          self->on_chunk_ = nullptr;
+                          if (eof) eof();
+                          return;
+                        }
+                        self->on_chunk_(std::string(self->buf_, n), [self] { self->ReadMore(); });
+                      });
 }
 
 void FdReader::Cancel() {

@@ -5,13 +5,12 @@
 // the client, and the protocol side consumes client data only once FdWriter
 // wrote it to the fd, so a slow end slows the other instead of buffering.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "absl/status/statusor.h"
 #include "common/unique_fd.h"

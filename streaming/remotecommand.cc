@@ -39,8 +39,8 @@ std::string ErrorStreamPayload(int version, const absl::StatusOr<int>& result) {
   j["message"] = message;
   if (result.ok()) {
     j["reason"] = "NonZeroExitCode";
-    j["details"]["causes"] = nlohmann::json::array(
-        {{{"reason", "ExitCode"}, {"message", std::to_string(*result)}}});
+    j["details"]["causes"] =
+        nlohmann::json::array({{{"reason", "ExitCode"}, {"message", std::to_string(*result)}}});
   }
   return j.dump();
 }

@@ -5,12 +5,11 @@
 // thread of the server's ThreadGroup, pumps the bytes, and reports the
 // outcome on the error stream once stdout and stderr are fully flushed.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "absl/status/statusor.h"
 #include "streaming/backend.h"

@@ -43,8 +43,8 @@ constexpr size_t kMaxHeader = 64 * 1024;
 constexpr int kIoThreads = 2;
 
 const std::vector<std::string>& SpdyRemoteCommandProtocols() {
-  static const auto* p = new std::vector<std::string>{
-      "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"};
+  static const auto* p = new std::vector<std::string>{"v4.channel.k8s.io", "v3.channel.k8s.io",
+                                                      "v2.channel.k8s.io", "channel.k8s.io"};
   return *p;
 }
 
@@ -52,8 +52,8 @@ std::string Response(int code, std::string_view reason, std::string_view body,
                      const std::vector<std::pair<std::string, std::string>>& extra = {}) {
   std::string out = absl::StrCat("HTTP/1.1 ", code, " ", AbslView(reason), "\r\n");
   for (const auto& [k, v] : extra) absl::StrAppend(&out, k, ": ", v, "\r\n");
-  absl::StrAppend(&out, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ",
-                  body.size(), "\r\nConnection: close\r\n\r\n", AbslView(body));
+  absl::StrAppend(&out, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ", body.size(),
+                  "\r\nConnection: close\r\n\r\n", AbslView(body));
   return out;
 }
 
@@ -176,7 +176,8 @@ void HttpConnection::OnHeader() {
   size_t used = parser_.put(asio::buffer(buf_), ec);
   buf_.erase(0, used);
   if (ec == http::error::need_more) {
-    if (buf_.size() > kMaxHeader) return Reply(Response(431, "Request Header Fields Too Large", ""));
+    if (buf_.size() > kMaxHeader)
+      return Reply(Response(431, "Request Header Fields Too Large", ""));
     return ReadMore();
   }
   if (ec || !parser_.is_header_done()) {
@@ -217,22 +218,22 @@ void HttpConnection::Dispatch(std::string_view kind, std::string_view token) {
     }
     out_ = std::move(result->response);
     auto self = shared_from_this();
-    transport_->AsyncWrite(asio::buffer(out_), [self, ws = std::move(*result)](
-                                                   const boost::system::error_code& ec,
-                                                   size_t) mutable {
-      if (ec) return self->transport_->Close();
-      ws.start(self->server_->context(), std::move(self->transport_), std::move(self->buf_));
-    });
+    transport_->AsyncWrite(
+        asio::buffer(out_),
+        [self, ws = std::move(*result)](const boost::system::error_code& ec, size_t) mutable {
+          if (ec) return self->transport_->Close();
+          ws.start(self->server_->context(), std::move(self->transport_), std::move(self->buf_));
+        });
     return;
   }
   if (!is_upgrade || upgrade.size() != 1 || !absl::EqualsIgnoreCase(upgrade[0], "SPDY/3.1")) {
-    return Reply(Response(400, "Bad Request",
-                          "unable to upgrade: missing upgrade headers in request\n"));
+    return Reply(
+        Response(400, "Bad Request", "unable to upgrade: missing upgrade headers in request\n"));
   }
   std::vector<std::string> offered = HeaderList(req, "X-Stream-Protocol-Version");
-  std::vector<std::string> supported =
-      want == RequestKind::kPortForward ? std::vector<std::string>{"portforward.k8s.io"}
-                                        : SpdyRemoteCommandProtocols();
+  std::vector<std::string> supported = want == RequestKind::kPortForward
+                                           ? std::vector<std::string>{"portforward.k8s.io"}
+                                           : SpdyRemoteCommandProtocols();
   std::string chosen;
   for (const std::string& p : offered) {
     if (std::find(supported.begin(), supported.end(), p) != supported.end()) {
@@ -241,32 +242,31 @@ void HttpConnection::Dispatch(std::string_view kind, std::string_view token) {
     }
   }
   if (!offered.empty() && chosen.empty()) {
-    return Reply(Response(
-        403, "Forbidden",
-        absl::StrCat("unable to upgrade: unable to negotiate protocol: client supports [",
-                     absl::StrJoin(offered, " "), "], server accepts [",
-                     absl::StrJoin(supported, " "), "]\n"),
-        {{"X-Accepted-Stream-Protocol-Versions", absl::StrJoin(supported, ", ")}}));
+    return Reply(
+        Response(403, "Forbidden",
+                 absl::StrCat("unable to upgrade: unable to negotiate protocol: client supports [",
+                              absl::StrJoin(offered, " "), "], server accepts [",
+                              absl::StrJoin(supported, " "), "]\n"),
+                 {{"X-Accepted-Stream-Protocol-Versions", absl::StrJoin(supported, ", ")}}));
   }
   out_ = absl::StrCat("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n",
                       "Upgrade: SPDY/3.1\r\n");
   if (!chosen.empty()) absl::StrAppend(&out_, "X-Stream-Protocol-Version: ", chosen, "\r\n");
   absl::StrAppend(&out_, "\r\n");
   auto self = shared_from_this();
-  transport_->AsyncWrite(asio::buffer(out_), [self, chosen, want,
-                                              pending = std::move(*pending)](
-                                                 const boost::system::error_code& ec,
-                                                 size_t) mutable {
-    if (ec) return self->transport_->Close();
-    const HandlerContext& ctx = self->server_->context();
-    if (want == RequestKind::kPortForward) {
-      ServeSpdyPortForward(ctx, std::move(pending), std::move(self->transport_),
-                           std::move(self->buf_));
-    } else {
-      ServeSpdyRemoteCommand(ctx, std::move(pending), chosen, std::move(self->transport_),
-                             std::move(self->buf_));
-    }
-  });
+  transport_->AsyncWrite(
+      asio::buffer(out_), [self, chosen, want, pending = std::move(*pending)](
+                              const boost::system::error_code& ec, size_t) mutable {
+        if (ec) return self->transport_->Close();
+        const HandlerContext& ctx = self->server_->context();
+        if (want == RequestKind::kPortForward) {
+          ServeSpdyPortForward(ctx, std::move(pending), std::move(self->transport_),
+                               std::move(self->buf_));
+        } else {
+          ServeSpdyRemoteCommand(ctx, std::move(pending), chosen, std::move(self->transport_),
+                                 std::move(self->buf_));
+        }
+      });
 }
 
 void HttpConnection::Reply(std::string response) {
@@ -298,8 +298,8 @@ absl::Status ServerImpl::Init() {
                       ec);
     tls_->use_certificate_chain_file(options_.tls_cert_file, ec);
     if (ec) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "streaming: load certificate ", options_.tls_cert_file, ": ", ec.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("streaming: load certificate ", options_.tls_cert_file, ": ", ec.message()));
     }
     tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) {
@@ -353,14 +353,13 @@ void ServerImpl::OnAccepted(tcp::socket socket) {
     boost::system::error_code ignored;
     if (!ec) raw->lowest_layer().close(ignored);
   });
-  raw->async_handshake(asio::ssl::stream_base::server,
-                       [this, stream = std::move(stream),
-                        timer](const boost::system::error_code& ec) mutable {
-                         timer->cancel();
-                         if (ec) return;  // the stream closes as it goes
-                         std::make_shared<HttpConnection>(this, MakeTlsTransport(std::move(stream)))
-                             ->Start();
-                       });
+  raw->async_handshake(
+      asio::ssl::stream_base::server,
+      [this, stream = std::move(stream), timer](const boost::system::error_code& ec) mutable {
+        timer->cancel();
+        if (ec) return;  // the stream closes as it goes
+        std::make_shared<HttpConnection>(this, MakeTlsTransport(std::move(stream)))->Start();
+      });
 }
 
 absl::StatusOr<std::string> ServerImpl::Mint(PendingRequest req, std::string_view kind) {
@@ -395,8 +394,7 @@ absl::StatusOr<std::string> ServerImpl::AttachUrl(const runtime::v1::AttachReque
   return Mint(std::move(p), "attach");
 }
 
-absl::StatusOr<std::string> ServerImpl::PortForwardUrl(
-    const runtime::v1::PortForwardRequest& req) {
+absl::StatusOr<std::string> ServerImpl::PortForwardUrl(const runtime::v1::PortForwardRequest& req) {
   if (req.pod_sandbox_id().empty()) {
     return absl::InvalidArgumentError("pod_sandbox_id is required");
   }

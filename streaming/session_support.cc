@@ -10,9 +10,8 @@ namespace crius::streaming {
 std::optional<TerminalSize> ResizeQueueImpl::Next() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](ResizeQueueImpl* q) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return q->closed_ || !q->sizes_.empty();
-      },
+      +[](ResizeQueueImpl* q)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return q->closed_ || !q->sizes_.empty(); },
       this));
   if (sizes_.empty()) return std::nullopt;
   TerminalSize s = sizes_.front();

@@ -17,8 +17,8 @@ namespace {
 constexpr size_t kMaxHeaderBlock = 1 << 20;
 
 void Put32(std::string& out, uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-               static_cast<char>(v >> 8), static_cast<char>(v)};
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+               static_cast<char>(v)};
   out.append(b, 4);
 }
 
@@ -176,9 +176,8 @@ std::string EncodeData(uint32_t stream_id, uint8_t flags, std::string_view data)
   return out;
 }
 
-absl::StatusOr<std::string> EncodeSynStream(HeaderCompressor& c, uint32_t stream_id,
-                                            uint8_t flags, uint8_t priority,
-                                            const Headers& headers) {
+absl::StatusOr<std::string> EncodeSynStream(HeaderCompressor& c, uint32_t stream_id, uint8_t flags,
+                                            uint8_t priority, const Headers& headers) {
   ASSIGN_OR_RETURN(std::string block, c.Compress(headers));
   std::string p;
   Put32(p, stream_id & 0x7fffffffu);
@@ -189,8 +188,8 @@ absl::StatusOr<std::string> EncodeSynStream(HeaderCompressor& c, uint32_t stream
   return ControlFrame(kSynStream, flags, p);
 }
 
-absl::StatusOr<std::string> EncodeSynReply(HeaderCompressor& c, uint32_t stream_id,
-                                           uint8_t flags, const Headers& headers) {
+absl::StatusOr<std::string> EncodeSynReply(HeaderCompressor& c, uint32_t stream_id, uint8_t flags,
+                                           const Headers& headers) {
   ASSIGN_OR_RETURN(std::string block, c.Compress(headers));
   std::string p;
   Put32(p, stream_id & 0x7fffffffu);
@@ -198,8 +197,8 @@ absl::StatusOr<std::string> EncodeSynReply(HeaderCompressor& c, uint32_t stream_
   return ControlFrame(kSynReply, flags, p);
 }
 
-absl::StatusOr<std::string> EncodeHeaders(HeaderCompressor& c, uint32_t stream_id,
-                                          uint8_t flags, const Headers& headers) {
+absl::StatusOr<std::string> EncodeHeaders(HeaderCompressor& c, uint32_t stream_id, uint8_t flags,
+                                          const Headers& headers) {
   ASSIGN_OR_RETURN(std::string block, c.Compress(headers));
   std::string p;
   Put32(p, stream_id & 0x7fffffffu);
@@ -279,8 +278,8 @@ absl::StatusOr<std::optional<Frame>> FrameParser::Next() {
 absl::Status FrameParser::ParseControl(uint16_t type, std::string_view p, Frame& f) {
   auto need = [&](size_t n) -> absl::Status {
     if (p.size() < n) {
-      return absl::InvalidArgumentError(absl::StrCat("spdy: control frame type ", type,
-                                                     " too short (", p.size(), " bytes)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("spdy: control frame type ", type, " too short (", p.size(), " bytes)"));
     }
     return absl::OkStatus();
   };
@@ -315,8 +314,7 @@ absl::Status FrameParser::ParseControl(uint16_t type, std::string_view p, Frame&
       if ((p.size() - 4) / 8 < n) return absl::InvalidArgumentError("spdy: short SETTINGS");
       for (uint32_t i = 0; i < n; ++i) {
         uint32_t w = Get32(p, 4 + 8 * i);
-        f.settings.push_back(
-            {static_cast<uint8_t>(w >> 24), w & 0xffffffu, Get32(p, 8 + 8 * i)});
+        f.settings.push_back({static_cast<uint8_t>(w >> 24), w & 0xffffffu, Get32(p, 8 + 8 * i)});
       }
       break;
     }

@@ -130,13 +130,12 @@ absl::StatusOr<Headers> ParseHeaderBlock(std::string_view block);
 
 // Encoders return the complete frame bytes.
 std::string EncodeData(uint32_t stream_id, uint8_t flags, std::string_view data);
-absl::StatusOr<std::string> EncodeSynStream(HeaderCompressor& c, uint32_t stream_id,
-                                            uint8_t flags, uint8_t priority,
-                                            const Headers& headers);
-absl::StatusOr<std::string> EncodeSynReply(HeaderCompressor& c, uint32_t stream_id,
-                                           uint8_t flags, const Headers& headers);
-absl::StatusOr<std::string> EncodeHeaders(HeaderCompressor& c, uint32_t stream_id,
-                                          uint8_t flags, const Headers& headers);
+absl::StatusOr<std::string> EncodeSynStream(HeaderCompressor& c, uint32_t stream_id, uint8_t flags,
+                                            uint8_t priority, const Headers& headers);
+absl::StatusOr<std::string> EncodeSynReply(HeaderCompressor& c, uint32_t stream_id, uint8_t flags,
+                                           const Headers& headers);
+absl::StatusOr<std::string> EncodeHeaders(HeaderCompressor& c, uint32_t stream_id, uint8_t flags,
+                                          const Headers& headers);
 std::string EncodeRstStream(uint32_t stream_id, uint32_t status);
 std::string EncodeSettings(const std::vector<Setting>& settings);
 std::string EncodePing(uint32_t id);

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
-#include <map>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -230,8 +230,8 @@ class SpdyPortForward : public std::enable_shared_from_this<SpdyPortForward> {
   void Dial(const std::string& key, ForwardPair& p) {
     p.dialing = true;
     std::weak_ptr<SpdyPortForward> weak = shared_from_this();
-    auto work = [weak, ex = ex_, backend = ctx_.backend,
-                 pod = req_.port_forward.pod_sandbox_id(), port = p.port, key] {
+    auto work = [weak, ex = ex_, backend = ctx_.backend, pod = req_.port_forward.pod_sandbox_id(),
+                 port = p.port, key] {
       absl::StatusOr<UniqueFd> fd = backend->DialPod(pod, port);
       auto shared = std::make_shared<absl::StatusOr<UniqueFd>>(std::move(fd));
       asio::post(ex, [weak, key, shared] {
@@ -248,9 +248,9 @@ class SpdyPortForward : public std::enable_shared_from_this<SpdyPortForward> {
     if (it == pairs_.end() || !session_) return;  // reset or closed meanwhile
     ForwardPair& p = it->second;
     if (!fd.ok()) {
-      std::string msg = absl::StrCat("error forwarding port ", p.port, " to pod ",
-                                     req_.port_forward.pod_sandbox_id(), ": ",
-                                     fd.status().message());
+      std::string msg =
+          absl::StrCat("error forwarding port ", p.port, " to pod ",
+                       req_.port_forward.pod_sandbox_id(), ": ", fd.status().message());
       session_->Send(p.error_id, std::move(msg), true);
       session_->Send(p.data_id, "", true);
       Forget(key);
@@ -362,8 +362,8 @@ class SpdyPortForward : public std::enable_shared_from_this<SpdyPortForward> {
 void ServeSpdyRemoteCommand(const HandlerContext& ctx, PendingRequest req, std::string protocol,
                             std::unique_ptr<Transport> transport, std::string initial) {
   auto ex = transport->executor();
-  auto h = std::make_shared<SpdyRemoteCommand>(ctx, std::move(req),
-                                               RemoteCommandVersion(protocol), ex);
+  auto h =
+      std::make_shared<SpdyRemoteCommand>(ctx, std::move(req), RemoteCommandVersion(protocol), ex);
   h->Start(std::move(transport), std::move(initial));
 }
 

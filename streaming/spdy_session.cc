@@ -58,20 +58,19 @@ void SpdySession::Start(std::string initial) {
 void SpdySession::ReadMore() {
   if (reading_ || finished_ || unconsumed_ > kMaxUnconsumed) return;
   reading_ = true;
-  transport_->AsyncReadSome(asio::buffer(read_buf_),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        size_t n) {
-                              self->reading_ = false;
-                              if (ec) {
-                                self->Finish(ec == asio::error::eof || ec == asio::error::operation_aborted
-                                                 ? absl::OkStatus()
-                                                 : absl::UnavailableError(absl::StrCat(
-                                                       "spdy: read: ", ec.message())));
-                                return;
-                              }
-                              self->parser_.Append(std::string_view(self->read_buf_, n));
-                              self->OnRead(ec, n);
-                            });
+  transport_->AsyncReadSome(
+      asio::buffer(read_buf_),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        self->reading_ = false;
+        if (ec) {
+          self->Finish(ec == asio::error::eof || ec == asio::error::operation_aborted
+                           ? absl::OkStatus()
+                           : absl::UnavailableError(absl::StrCat("spdy: read: ", ec.message())));
+          return;
+        }
+        self->parser_.Append(std::string_view(self->read_buf_, n));
+        self->OnRead(ec, n);
+      });
 }
 
 void SpdySession::OnRead(const boost::system::error_code&, size_t) {
@@ -365,8 +364,8 @@ void SpdySession::WriteMore() {
     return;
   }
   write_buf_.clear();
-  while (!out_.empty() && (write_buf_.empty() || write_buf_.size() + out_.front().bytes.size() <=
-                                                     kMaxWriteBatch)) {
+  while (!out_.empty() &&
+         (write_buf_.empty() || write_buf_.size() + out_.front().bytes.size() <= kMaxWriteBatch)) {
     write_buf_.append(out_.front().bytes);
     if (out_.front().done) write_done_.push_back(std::move(out_.front().done));
     out_.pop_front();

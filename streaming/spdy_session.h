@@ -14,14 +14,13 @@
 // our windows are throttled by TCP instead: reading pauses while too many
 // received bytes are still unconsumed.
 
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

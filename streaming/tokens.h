@@ -31,7 +31,8 @@ struct PendingRequest {
 class TokenStore {
  public:
   using Clock = std::function<absl::Time()>;
-  TokenStore(absl::Duration ttl, size_t max_tokens, Clock clock = [] { return absl::Now(); });
+  TokenStore(
+      absl::Duration ttl, size_t max_tokens, Clock clock = [] { return absl::Now(); });
 
   // RESOURCE_EXHAUSTED when `max_tokens` unexpired tokens are outstanding.
   absl::StatusOr<std::string> Mint(PendingRequest req);

@@ -33,7 +33,8 @@ class TcpTransport : public Transport {
 
 class TlsTransport : public Transport {
  public:
-  explicit TlsTransport(std::unique_ptr<asio::ssl::stream<tcp::socket>> s) : stream_(std::move(s)) {}
+  explicit TlsTransport(std::unique_ptr<asio::ssl::stream<tcp::socket>> s)
+      : stream_(std::move(s)) {}
   void AsyncReadSome(asio::mutable_buffer buf, Handler h) override {
     stream_->async_read_some(buf, std::move(h));
   }

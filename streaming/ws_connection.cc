@@ -30,19 +30,19 @@ void WsConnection::Start(std::string initial) {
 void WsConnection::ReadMore() {
   if (reading_ || finished_ || unconsumed_ > kMaxUnconsumed) return;
   reading_ = true;
-  transport_->AsyncReadSome(
-      asio::buffer(read_buf_),
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-        self->reading_ = false;
-        if (ec) {
-          self->Finish(ec == asio::error::eof || ec == asio::error::operation_aborted
-                           ? absl::OkStatus()
-                           : absl::UnavailableError(absl::StrCat("websocket: read: ", ec.message())));
-          return;
-        }
-        self->reader_.Append(std::string_view(self->read_buf_, n));
-        self->OnBytes();
-      });
+  transport_->AsyncReadSome(asio::buffer(read_buf_), [self = shared_from_this()](
+                                                         const boost::system::error_code& ec,
+                                                         size_t n) {
+    self->reading_ = false;
+    if (ec) {
+      self->Finish(ec == asio::error::eof || ec == asio::error::operation_aborted
+                       ? absl::OkStatus()
+                       : absl::UnavailableError(absl::StrCat("websocket: read: ", ec.message())));
+      return;
+    }
+    self->reader_.Append(std::string_view(self->read_buf_, n));
+    self->OnBytes();
+  });
 }
 
 void WsConnection::OnBytes() {
@@ -126,18 +126,19 @@ void WsConnection::WriteMore() {
     out_.pop_front();
   }
   writing_ = true;
-  transport_->AsyncWrite(asio::buffer(write_buf_), [self = shared_from_this()](
-                                                       const boost::system::error_code& ec, size_t) {
-    self->writing_ = false;
-    auto done = std::move(self->write_done_);
-    self->write_done_.clear();
-    for (auto& d : done) d();
-    if (ec) {
-      self->Abort(absl::UnavailableError(absl::StrCat("websocket: write: ", ec.message())));
-      return;
-    }
-    self->WriteMore();
-  });
+  transport_->AsyncWrite(
+      asio::buffer(write_buf_),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+        self->writing_ = false;
+        auto done = std::move(self->write_done_);
+        self->write_done_.clear();
+        for (auto& d : done) d();
+        if (ec) {
+          self->Abort(absl::UnavailableError(absl::StrCat("websocket: write: ", ec.message())));
+          return;
+        }
+        self->WriteMore();
+      });
 }
 
 void WsConnection::SetIdleTimeout(absl::Duration d) {
@@ -150,7 +151,8 @@ void WsConnection::TouchIdle() {
   idle_timer_.expires_after(absl::ToChronoNanoseconds(idle_timeout_));
   idle_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     if (ec) return;
-    if (auto self = weak.lock()) self->Abort(absl::DeadlineExceededError("websocket: idle timeout"));
+    if (auto self = weak.lock())
+      self->Abort(absl::DeadlineExceededError("websocket: idle timeout"));
   });
 }
 

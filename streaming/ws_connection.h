@@ -4,12 +4,11 @@
 // idle timeout. Like SpdySession, every call and callback happens on the
 // connection's single-threaded executor.
 
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"

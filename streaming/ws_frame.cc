@@ -94,7 +94,8 @@ absl::StatusOr<std::optional<Message>> FrameReader::Next() {
       return absl::InvalidArgumentError(absl::StrCat("websocket: unknown opcode ", op));
     }
     partial_.append(payload);
-    if (partial_.size() > kMaxMessage) return absl::InvalidArgumentError("websocket: message too large");
+    if (partial_.size() > kMaxMessage)
+      return absl::InvalidArgumentError("websocket: message too large");
     if (fin) {
       Message m{*partial_op_, std::move(partial_)};
       partial_.clear();

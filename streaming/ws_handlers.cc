@@ -76,7 +76,8 @@ class WsOutStream : public OutStream {
   void Close() override {
     if (!close_signal_) return;  // before v5 a channel cannot end on its own
     if (auto c = conn_.lock()) {
-      c->Send(ws::kBinary, std::string{static_cast<char>(kCloseSignal), static_cast<char>(channel_)});
+      c->Send(ws::kBinary,
+              std::string{static_cast<char>(kCloseSignal), static_cast<char>(channel_)});
     }
   }
 
@@ -115,8 +116,8 @@ void StartWsRemoteCommand(const HandlerContext& ctx, PendingRequest req, std::st
       return cmd->OnStdin(std::move(payload), std::move(consumed));
     }
     if (channel == kResize) cmd->OnResize(payload);
-    if (version >= kRemoteCommandV5 && channel == kCloseSignal &&
-        !payload.empty() && static_cast<uint8_t>(payload[0]) == kStdin) {
+    if (version >= kRemoteCommandV5 && channel == kCloseSignal && !payload.empty() &&
+        static_cast<uint8_t>(payload[0]) == kStdin) {
       cmd->OnStdinEof();
     }
     consumed();
@@ -236,8 +237,8 @@ class WsPortForward : public std::enable_shared_from_this<WsPortForward> {
   void OnMessage(std::string msg, std::function<void()> consumed) {
     uint8_t channel;
     std::string payload;
-    if (!codec_.Decode(msg, channel, payload) || channel % 2 != 0 ||
-        channel / 2 >= ports_.size() || payload.empty()) {
+    if (!codec_.Decode(msg, channel, payload) || channel % 2 != 0 || channel / 2 >= ports_.size() ||
+        payload.empty()) {
       return consumed();
     }
     Port& p = ports_[channel / 2];
@@ -316,13 +317,13 @@ absl::StatusOr<WebSocketStart> PrepareWebSocket(const http::request<http::empty_
   }
   std::vector<std::string> offered;
   for (const auto& field : req) {
-    if (!absl::EqualsIgnoreCase(absl::string_view(field.name_string().data(),
-                                                  field.name_string().size()),
-                                "Sec-WebSocket-Protocol")) {
+    if (!absl::EqualsIgnoreCase(
+            absl::string_view(field.name_string().data(), field.name_string().size()),
+            "Sec-WebSocket-Protocol")) {
       continue;
     }
-    for (absl::string_view p : absl::StrSplit(
-             absl::string_view(field.value().data(), field.value().size()), ',')) {
+    for (absl::string_view p :
+         absl::StrSplit(absl::string_view(field.value().data(), field.value().size()), ',')) {
       p = absl::StripAsciiWhitespace(p);
       if (!p.empty()) offered.emplace_back(p);
     }
@@ -344,25 +345,23 @@ absl::StatusOr<WebSocketStart> PrepareWebSocket(const http::request<http::empty_
     }
   }
   if (!found) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("websocket: requested protocol(s) are not supported: [",
-                     absl::StrJoin(offered, " "), "]; supports [", absl::StrJoin(allowed, " "),
-                     "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "websocket: requested protocol(s) are not supported: [", absl::StrJoin(offered, " "),
+        "]; supports [", absl::StrJoin(allowed, " "), "]"));
   }
   std::vector<int32_t> ports;
   if (forward) {
     ASSIGN_OR_RETURN(ports, QueryPorts(target));
   }
   WebSocketStart out;
-  out.response = absl::StrCat("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n",
-                              "Connection: Upgrade\r\nSec-WebSocket-Accept: ", ws::AcceptKey(key),
-                              "\r\n");
+  out.response =
+      absl::StrCat("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n",
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: ", ws::AcceptKey(key), "\r\n");
   if (!chosen.empty()) absl::StrAppend(&out.response, "Sec-WebSocket-Protocol: ", chosen, "\r\n");
   absl::StrAppend(&out.response, "\r\n");
   auto shared = std::make_shared<PendingRequest>(std::move(pending));
   out.start = [shared, chosen, ports, forward](const HandlerContext& ctx,
-                                                std::unique_ptr<Transport> t,
-                                                std::string initial) {
+                                               std::unique_ptr<Transport> t, std::string initial) {
     if (forward) {
       auto ex = t->executor();
       auto h = std::make_shared<WsPortForward>(ctx, std::move(*shared), ports,

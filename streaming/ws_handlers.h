@@ -2,13 +2,12 @@
 // The server side of remotecommand and portforward over WebSocket
 // (RFC 6455) with Kubernetes' channel subprotocols.
 
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/message.hpp>
 
 #include "absl/status/statusor.h"
 #include "streaming/handler_context.h"
@@ -26,7 +25,7 @@ struct WebSocketStart {
 // Validates the handshake and negotiates the subprotocol; errors are the
 // 400 text for the client.
 absl::StatusOr<WebSocketStart> PrepareWebSocket(
-    const boost::beast::http::request<boost::beast::http::empty_body>& req,
-    std::string_view target, PendingRequest pending);
+    const boost::beast::http::request<boost::beast::http::empty_body>& req, std::string_view target,
+    PendingRequest pending);
 
 }  // namespace crius::streaming

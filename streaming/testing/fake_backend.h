@@ -17,8 +17,8 @@ namespace crius::streaming::testing {
 
 class FakeBackend : public Backend {
  public:
-  absl::StatusOr<int> Exec(const runtime::v1::ExecRequest& req, SessionIo io,
-                           ResizeQueue* resize, const Cancellation& cancel) override;
+  absl::StatusOr<int> Exec(const runtime::v1::ExecRequest& req, SessionIo io, ResizeQueue* resize,
+                           const Cancellation& cancel) override;
   absl::Status Attach(const runtime::v1::AttachRequest& req, SessionIo io, ResizeQueue* resize,
                       const Cancellation& cancel) override;
   absl::StatusOr<UniqueFd> DialPod(const std::string& pod_sandbox_id, int32_t port) override;

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -13,9 +15,6 @@
 #include <boost/asio/write.hpp>
 #include <functional>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
 #include "common/unique_fd.h"
@@ -93,8 +92,8 @@ class StreamingServerTest : public ::testing::Test {
     return u.value_or("");
   }
   // An upgrade request with raw headers; returns the answer.
-  UpgradeResult Upgrade(const std::string& url, const std::string& extra,
-                        asio::io_context& io, asio::ip::tcp::socket& socket) {
+  UpgradeResult Upgrade(const std::string& url, const std::string& extra, asio::io_context& io,
+                        asio::ip::tcp::socket& socket) {
     (void)io;
     auto r = DialUpgrade(socket, url, "POST", extra);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -313,8 +312,8 @@ TEST_F(StreamingServerTest, MalformedUpgradeIs400AndNoCommonProtocolIs403) {
   asio::ip::tcp::socket s3(io);
   boost::system::error_code ec;
   s3.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                     static_cast<uint16_t>(std::stoi(
-                                         server_->BaseUrl().substr(server_->BaseUrl().rfind(':') + 1)))),
+                                     static_cast<uint16_t>(std::stoi(server_->BaseUrl().substr(
+                                         server_->BaseUrl().rfind(':') + 1)))),
              ec);
   ASSERT_FALSE(ec);
   asio::write(s3, asio::buffer(std::string("this is not http\r\n\r\n")), ec);
@@ -334,8 +333,8 @@ TEST_F(StreamingServerTest, GarbageFramesCloseOnlyThatSession) {
                     io, s);
   ASSERT_EQ(up.status, 101);
   // A SYN_STREAM whose header block is not zlib at all.
-  std::string junk = {'\x80', '\x03', '\x00', '\x01', 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0,
-                      0, 0, 'j', 'u', 'n', 'k'};
+  std::string junk = {'\x80', '\x03', '\x00', '\x01', 0, 0, 0, 14,  0,   0,   0,
+                      1,      0,      0,      0,      0, 0, 0, 'j', 'u', 'n', 'k'};
   boost::system::error_code ec;
   asio::write(s, asio::buffer(junk), ec);
   char buf[512];
@@ -367,7 +366,8 @@ TEST_F(StreamingServerTest, ClientThatNeverOpensStreamsIsDropped) {
 TEST_F(StreamingServerTest, ClientVanishingCancelsTheCallAndLeaksNoFd) {
   // One session first, so the fds the server creates lazily (the io
   // contexts' epoll sets) are in the baseline.
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(RunSpdyRemoteCommand(Url(ExecReq({"echo", "warm"})), {}).ok());
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(RunSpdyRemoteCommand(Url(ExecReq({"echo", "warm"})), {}).ok());
   int before = CountFds();
   std::thread client([&] {
     RemoteCommandOptions o;
@@ -385,6 +385,19 @@ TEST_F(StreamingServerTest, ClientVanishingCancelsTheCallAndLeaksNoFd) {
       << "fds before " << before << " after " << CountFds() << ": " << ListFds();
 }
 
+TEST_F(StreamingServerTest, IdleSessionsAreClosedAndTheCallCancelled) {
+  ServerOptions o;
+  o.idle_timeout = absl::Milliseconds(300);
+  StartServer(o);
+  RemoteCommandOptions c;
+  c.timeout = std::chrono::seconds(30);
+  // The command prints nothing for a minute: the session goes idle first.
+  auto r = RunSpdyRemoteCommand(Url(ExecReq({"sleep", "60"})), c);
+  ASSERT_TRUE(r.ok()) << r.status();  // closed by the server, not our timeout
+  EXPECT_TRUE(WaitFor([&] { return backend_.cancelled_calls() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return backend_.running_calls() == 0; }));
+}
+
 TEST_F(StreamingServerTest, FiftyConcurrentSessions) {
   std::vector<std::thread> clients;
   std::atomic<int> good{0};
@@ -392,7 +405,8 @@ TEST_F(StreamingServerTest, FiftyConcurrentSessions) {
     std::string url = Url(ExecReq({"echo", "session", std::to_string(i)}));
     clients.emplace_back([url, i, &good] {
       auto r = RunSpdyRemoteCommand(url, {});
-      if (r.ok() && r->out == "session " + std::to_string(i) && r->error.find("Success") != std::string::npos) {
+      if (r.ok() && r->out == "session " + std::to_string(i) &&
+          r->error.find("Success") != std::string::npos) {
         ++good;
       }
     });

@@ -1,8 +1,7 @@
 #include "streaming/spdy_frame.h"
 
-#include <zlib.h>
-
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 namespace crius::streaming::spdy {
 namespace {
@@ -32,9 +31,9 @@ TEST(SpdyFrameTest, ControlFramesMatchTheDraftLayout) {
             Bytes({0x80, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 1, 0, 1, 0, 0}));
   EXPECT_EQ(EncodeGoAway(5, 0),
             Bytes({0x80, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 5, 0, 0, 0, 0}));
-  EXPECT_EQ(EncodeSettings({{0, kSettingsInitialWindowSize, 65536}}),
-            Bytes({0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 7, 0,
-                   1, 0, 0}));
+  EXPECT_EQ(
+      EncodeSettings({{0, kSettingsInitialWindowSize, 65536}}),
+      Bytes({0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 7, 0, 1, 0, 0}));
 }
 
 TEST(SpdyFrameTest, DataFrameCarriesStreamIdFlagsAndLength) {
@@ -149,8 +148,8 @@ TEST(SpdyFrameTest, RejectsGarbage) {
   }
   {
     FrameParser p;  // a SYN_STREAM whose header block is not zlib
-    p.Append(Bytes({0x80, 0x03, 0x00, 0x01, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 3,
-                    4}));
+    p.Append(
+        Bytes({0x80, 0x03, 0x00, 0x01, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}));
     EXPECT_FALSE(p.Next().ok());
   }
   {

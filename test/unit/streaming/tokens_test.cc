@@ -32,8 +32,9 @@ TEST(TokenStoreTest, TokensAreRandomAndUrlSafe) {
     auto t = store.Mint(Exec("c"));
     ASSERT_TRUE(t.ok());
     EXPECT_GE(t->size(), 11u);  // >= 8 random bytes in base64
-    EXPECT_EQ(t->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-              std::string::npos);
+    EXPECT_EQ(
+        t->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        std::string::npos);
     EXPECT_TRUE(seen.insert(*t).second);
   }
 }

@@ -2,6 +2,8 @@
 // sockets with the fake backend, driven by a small blocking RFC 6455
 // client written here (masking, channel prefixes).
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -10,9 +12,6 @@
 #include <boost/asio/write.hpp>
 #include <map>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
 #include "common/unique_fd.h"
