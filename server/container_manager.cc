@@ -531,10 +531,7 @@ absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
   }
   HandlerClients* clients = ClientsFor(r->runtime_handler);
   if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
-  nlohmann::json process = nlohmann::json::parse(r->process_json, nullptr, false);
-  if (process.is_discarded()) process = nlohmann::json::object();
-  process["args"] = std::vector<std::string>(req.cmd().begin(), req.cmd().end());
-  process["terminal"] = false;
+  nlohmann::json process = ExecProcessFor(*r, {req.cmd().begin(), req.cmd().end()});
   absl::Duration timeout = call_deadline == absl::InfiniteFuture()
                                ? absl::InfiniteDuration()
                                : std::max(call_deadline - absl::Now(), absl::Milliseconds(1));

@@ -109,4 +109,12 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text) {
   }
 }
 
+nlohmann::json ExecProcessFor(const ContainerRecord& r, const std::vector<std::string>& cmd) {
+  nlohmann::json process = nlohmann::json::parse(r.process_json, nullptr, false);
+  if (!process.is_object()) process = nlohmann::json::object();
+  process["args"] = cmd;
+  process["terminal"] = false;
+  return process;
+}
+
 }  // namespace crius::server

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/api.pb.h"
@@ -22,6 +23,10 @@ class NetworkManager;
 namespace crius::image {
 class ImageManager;
 }  // namespace crius::image
+
+namespace crius::streaming {
+class Server;
+}  // namespace crius::streaming
 
 namespace crius::server {
 
@@ -48,6 +53,8 @@ struct Components {
   SandboxManager* sandboxes = nullptr;
   image::ImageManager* images = nullptr;
   ContainerManager* containers = nullptr;
+  // Mints the URLs of Exec/Attach/PortForward; null: those are UNAVAILABLE.
+  streaming::Server* streaming = nullptr;
 };
 
 class CriService {
@@ -74,6 +81,8 @@ class CriService {
   runtime::v1::RuntimeCondition RuntimeReadyCondition() const;
   runtime::v1::RuntimeCondition NetworkReadyCondition() const;
   std::string ImageRefFor(const ContainerRecord& r) const;
+  // The full id of a running container (NOT_FOUND, FAILED_PRECONDITION).
+  absl::StatusOr<std::string> RunningContainerId(const std::string& id) const;
 
   const Config& config_;
   const RuntimeIdentity identity_;
@@ -81,6 +90,7 @@ class CriService {
   SandboxManager* const sandboxes_;
   image::ImageManager* const images_;
   ContainerManager* const containers_;
+  streaming::Server* const streaming_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

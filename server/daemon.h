@@ -21,6 +21,8 @@
 #include "image/image_manager.h"
 #include "server/container_manager.h"
 #include "server/sandbox_manager.h"
+#include "server/streaming_backend.h"
+#include "streaming/server.h"
 
 namespace crius::server {
 
@@ -45,6 +47,7 @@ class Daemon {
   absl::Status Serve();
   absl::Status Recover();
   absl::Status StartComponents();
+  absl::Status StartStreaming();
   void JanitorLoop();
 
   const Config config_;
@@ -58,6 +61,10 @@ class Daemon {
   std::unique_ptr<image::ImageManager> images_;
   std::map<std::string, HandlerClients> handlers_;
   std::unique_ptr<ContainerManager> containers_;
+  // Exec/attach/port-forward: the server calls the backend, which uses the
+  // managers above (so both are declared, and destroyed, after them).
+  std::unique_ptr<StreamingBackend> streaming_backend_;
+  std::unique_ptr<streaming::Server> streaming_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
   // Reaps the orphans reparented to criusd as a child subreaper.
