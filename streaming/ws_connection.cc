@@ -1,0 +1,184 @@
+#include "streaming/ws_connection.h"
+
+#include <boost/asio/post.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace crius::streaming {
+namespace {
+
+namespace asio = boost::asio;
+constexpr size_t kMaxUnconsumed = 4 * 1024 * 1024;
+constexpr size_t kMaxWriteBatch = 256 * 1024;
+
+}  // namespace
+
+std::shared_ptr<WsConnection> WsConnection::Create(std::unique_ptr<Transport> t, Callbacks cb) {
+  return std::shared_ptr<WsConnection>(new WsConnection(std::move(t), std::move(cb)));
+}
+
+WsConnection::WsConnection(std::unique_ptr<Transport> t, Callbacks cb)
+    : transport_(std::move(t)), cb_(std::move(cb)), idle_timer_(transport_->executor()) {}
+
+void WsConnection::Start(std::string initial) {
+  TouchIdle();
+  reader_.Append(initial);
+  OnBytes();
+}
+
+void WsConnection::ReadMore() {
+  if (reading_ || finished_ || unconsumed_ > kMaxUnconsumed) return;
+  reading_ = true;
+  transport_->AsyncReadSome(
+      asio::buffer(read_buf_),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        self->reading_ = false;
+        if (ec) {
+          self->Finish(ec == asio::error::eof || ec == asio::error::operation_aborted
+                           ? absl::OkStatus()
+                           : absl::UnavailableError(absl::StrCat("websocket: read: ", ec.message())));
+          return;
+        }
+        self->reader_.Append(std::string_view(self->read_buf_, n));
+        self->OnBytes();
+      });
+}
+
+void WsConnection::OnBytes() {
+  auto self = shared_from_this();
+  while (!finished_) {
+    auto next = reader_.Next();
+    if (!next.ok()) {
+      CRIUS_LOG(kWarn) << "streaming: dropping WebSocket connection: " << next.status().message();
+      Abort(next.status());
+      return;
+    }
+    if (!next->has_value()) break;
+    ws::Message& m = **next;
+    switch (m.opcode) {
+      case ws::kPing:
+        Enqueue(ws::EncodeFrame(ws::kPong, m.payload, false), nullptr);
+        break;
+      case ws::kPong:
+        break;
+      case ws::kClose:
+        // Answer the close (echoing its code) and end once it is written.
+        if (!closing_) {
+          closing_ = true;
+          Enqueue(ws::EncodeFrame(ws::kClose, m.payload.substr(0, 2), false), nullptr);
+        }
+        return;
+      default: {
+        TouchIdle();
+        size_t n = m.payload.size();
+        unconsumed_ += n;
+        std::weak_ptr<WsConnection> weak = self;
+        auto consumed = [weak, n] {
+          if (auto s = weak.lock()) {
+            s->unconsumed_ -= std::min(s->unconsumed_, n);
+            s->ReadMore();
+          }
+        };
+        if (cb_.on_message) {
+          cb_.on_message(m.opcode, std::move(m.payload), std::move(consumed));
+        } else {
+          consumed();
+        }
+      }
+    }
+  }
+  ReadMore();
+}
+
+void WsConnection::Send(ws::Opcode op, std::string payload, std::function<void()> done) {
+  if (closing_) {
+    if (done) asio::post(transport_->executor(), std::move(done));
+    return;
+  }
+  TouchIdle();
+  Enqueue(ws::EncodeFrame(op, payload, false), std::move(done));
+}
+
+void WsConnection::Enqueue(std::string bytes, std::function<void()> done) {
+  if (finished_) {
+    if (done) asio::post(transport_->executor(), std::move(done));
+    return;
+  }
+  out_.push_back({std::move(bytes), std::move(done)});
+  WriteMore();
+}
+
+void WsConnection::WriteMore() {
+  if (writing_ || finished_) return;
+  if (out_.empty()) {
+    if (closing_) {
+      transport_->Close();
+      Finish(absl::OkStatus());
+    }
+    return;
+  }
+  write_buf_.clear();
+  while (!out_.empty() &&
+         (write_buf_.empty() || write_buf_.size() + out_.front().bytes.size() <= kMaxWriteBatch)) {
+    write_buf_.append(out_.front().bytes);
+    if (out_.front().done) write_done_.push_back(std::move(out_.front().done));
+    out_.pop_front();
+  }
+  writing_ = true;
+  transport_->AsyncWrite(asio::buffer(write_buf_), [self = shared_from_this()](
+                                                       const boost::system::error_code& ec, size_t) {
+    self->writing_ = false;
+    auto done = std::move(self->write_done_);
+    self->write_done_.clear();
+    for (auto& d : done) d();
+    if (ec) {
+      self->Abort(absl::UnavailableError(absl::StrCat("websocket: write: ", ec.message())));
+      return;
+    }
+    self->WriteMore();
+  });
+}
+
+void WsConnection::SetIdleTimeout(absl::Duration d) {
+  idle_timeout_ = d;
+  TouchIdle();
+}
+
+void WsConnection::TouchIdle() {
+  if (finished_ || idle_timeout_ == absl::InfiniteDuration()) return;
+  idle_timer_.expires_after(absl::ToChronoNanoseconds(idle_timeout_));
+  idle_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->Abort(absl::DeadlineExceededError("websocket: idle timeout"));
+  });
+}
+
+void WsConnection::Close() {
+  if (closing_ || finished_) return;
+  Enqueue(ws::EncodeFrame(ws::kClose, std::string("\x03\xe8", 2), false), nullptr);  // 1000
+  closing_ = true;
+  WriteMore();
+}
+
+void WsConnection::Abort(const absl::Status& why) {
+  if (finished_) return;
+  transport_->Close();
+  Finish(why);
+}
+
+void WsConnection::Finish(const absl::Status& why) {
+  if (finished_) return;
+  finished_ = true;
+  auto self = shared_from_this();
+  idle_timer_.cancel();
+  for (Out& o : out_) {
+    if (o.done) asio::post(transport_->executor(), std::move(o.done));
+  }
+  out_.clear();
+  auto closed = std::move(cb_.on_closed);
+  cb_ = Callbacks{};
+  if (closed) closed(why);
+}
+
+}  // namespace crius::streaming

@@ -1,0 +1,68 @@
+#pragma once
+// One WebSocket connection (server role) on the transport's executor:
+// messages in, messages out in order, pings answered, close handshake,
+// idle timeout. Like SpdySession, every call and callback happens on the
+// connection's single-threaded executor.
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "streaming/transport.h"
+#include "streaming/ws_frame.h"
+
+namespace crius::streaming {
+
+class WsConnection : public std::enable_shared_from_this<WsConnection> {
+ public:
+  struct Callbacks {
+    // A text or binary message; call `consumed` once it is handled (reading
+    // pauses while too much is unconsumed).
+    std::function<void(ws::Opcode, std::string, std::function<void()> consumed)> on_message;
+    // Last callback.
+    std::function<void(const absl::Status&)> on_closed;
+  };
+  static std::shared_ptr<WsConnection> Create(std::unique_ptr<Transport> t, Callbacks cb);
+  void Start(std::string initial);
+  // `done` runs once written (or dropped with the connection).
+  void Send(ws::Opcode op, std::string payload, std::function<void()> done = nullptr);
+  void SetIdleTimeout(absl::Duration d);
+  // Close frame (normal closure), then the transport once it is written.
+  void Close();
+  void Abort(const absl::Status& why);
+
+ private:
+  explicit WsConnection(std::unique_ptr<Transport> t, Callbacks cb);
+  void ReadMore();
+  void OnBytes();
+  void Enqueue(std::string bytes, std::function<void()> done);
+  void WriteMore();
+  void TouchIdle();
+  void Finish(const absl::Status& why);
+
+  struct Out {
+    std::string bytes;
+    std::function<void()> done;
+  };
+  std::unique_ptr<Transport> transport_;
+  Callbacks cb_;
+  ws::FrameReader reader_{/*expect_masked=*/true};
+  std::deque<Out> out_;
+  std::string write_buf_;
+  std::vector<std::function<void()>> write_done_;
+  bool writing_ = false;
+  bool reading_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  size_t unconsumed_ = 0;
+  char read_buf_[16384];
+  boost::asio::steady_timer idle_timer_;
+  absl::Duration idle_timeout_ = absl::InfiniteDuration();
+};
+
+}  // namespace crius::streaming
