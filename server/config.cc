@@ -100,6 +100,8 @@ void VisitConfig(V& v, Config& c) {
     v.Field("idle_timeout_seconds", c.streaming.idle_timeout_seconds, kSeconds);
     v.Field("stream_creation_timeout_seconds", c.streaming.stream_creation_timeout_seconds,
             kSeconds);
+    v.Field("tls_cert_file", c.streaming.tls_cert_file);
+    v.Field("tls_key_file", c.streaming.tls_key_file);
   });
   v.Section("metrics", [&] {
     v.Field("enabled", c.metrics.enabled);
@@ -662,6 +664,11 @@ absl::Status ResolveNetworkAndImage(Config& c) {
   } else {
     RETURN_IF_ERROR(CheckHostPort("metrics.address", c.metrics.address));
   }
+  if (c.streaming.tls_cert_file.empty() != c.streaming.tls_key_file.empty()) {
+    return Invalid("streaming.tls_cert_file and streaming.tls_key_file: set both or neither");
+  }
+  RETURN_IF_ERROR(CheckOptionalAbsolute("streaming.tls_cert_file", c.streaming.tls_cert_file));
+  RETURN_IF_ERROR(CheckOptionalAbsolute("streaming.tls_key_file", c.streaming.tls_key_file));
   RETURN_IF_ERROR(CheckOptionalAbsolute("image.auth_file", c.image.auth_file));
   std::set<std::string> hosts;
   for (size_t i = 0; i < c.image.registries.size(); ++i) {

@@ -65,6 +65,9 @@ struct StreamingConfig {
   int64_t token_ttl_seconds = 60;
   int64_t idle_timeout_seconds = 14400;
   int64_t stream_creation_timeout_seconds = 30;
+  // Both set: the server speaks HTTPS with this certificate and key (PEM).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   bool operator==(const StreamingConfig&) const = default;
 };
 

@@ -602,14 +602,9 @@ absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerManager::ExecSync(
   }
   HandlerClients* clients = ClientsFor(r->runtime_handler);
   if (clients == nullptr) return absl::FailedPreconditionError("runtime handler is gone");
-  nlohmann::json process = nlohmann::json::parse(r->process_json, nullptr, false);
-  if (process.is_discarded() || !process.is_object()) {
-    // Without it the command would run as root with no capabilities
-    // dropped, no environment and no cwd: refuse instead.
-    return absl::InternalError(absl::StrCat("container ", r->id, ": its stored process spec does not parse"));
-  }
-  process["args"] = std::vector<std::string>(req.cmd().begin(), req.cmd().end());
-  process["terminal"] = false;
+  auto exec_process = ExecProcessFor(*r, {req.cmd().begin(), req.cmd().end()});
+  if (!exec_process.ok()) return exec_process.status();
+  nlohmann::json process = std::move(*exec_process);
   absl::Duration timeout = call_deadline == absl::InfiniteFuture()
                                ? absl::InfiniteDuration()
                                : std::max(call_deadline - absl::Now(), absl::Milliseconds(1));

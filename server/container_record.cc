@@ -109,4 +109,17 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text) {
   }
 }
 
+absl::StatusOr<nlohmann::json> ExecProcessFor(const ContainerRecord& r,
+                                              const std::vector<std::string>& cmd) {
+  nlohmann::json process = nlohmann::json::parse(r.process_json, nullptr, false);
+  if (process.is_discarded() || !process.is_object()) {
+    // Without it the command would run as root with no capabilities
+    // dropped, no environment and no cwd: refuse instead.
+    return absl::InternalError(absl::StrCat("container ", r.id, ": its stored process spec does not parse"));
+  }
+  process["args"] = cmd;
+  process["terminal"] = false;
+  return process;
+}
+
 }  // namespace crius::server

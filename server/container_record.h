@@ -14,9 +14,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "api/api.pb.h"
+#include "nlohmann/json.hpp"
 #include "oci/monitor.h"
 
 namespace crius::server {
@@ -56,6 +58,12 @@ struct ContainerRecord {
 
   std::string ReservationName(const runtime::v1::PodSandboxMetadata& pod) const;
 };
+
+// The OCI process an exec runs (ExecSync and streaming Exec alike): the
+// container's own process (env, cwd, user, capabilities...) with `cmd` as
+// its args and no terminal. Internal when the stored process does not parse.
+absl::StatusOr<nlohmann::json> ExecProcessFor(const ContainerRecord& record,
+                                              const std::vector<std::string>& cmd);
 
 std::string ContainerToJson(const ContainerRecord& record);
 absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& json);

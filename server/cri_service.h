@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "api/api.pb.h"
@@ -23,6 +24,10 @@ class NetworkManager;
 namespace crius::image {
 class ImageManager;
 }  // namespace crius::image
+
+namespace crius::streaming {
+class Server;
+}  // namespace crius::streaming
 
 namespace crius::server {
 
@@ -60,6 +65,8 @@ struct Components {
   ContainerManager* containers = nullptr;
   StatsCollector* stats = nullptr;  // null: the stats RPCs answer INTERNAL
   ContainerEventHub* events = nullptr;  // null: GetContainerEvents is UNIMPLEMENTED
+  // Mints the URLs of Exec/Attach/PortForward; null: those are UNAVAILABLE.
+  streaming::Server* streaming = nullptr;
 };
 
 class CriService {
@@ -90,6 +97,8 @@ class CriService {
   // filter matches; an empty filter also prunes what removed pods left.
   std::vector<PodSample> SampleMatchingPods(const runtime::v1::PodSandboxStatsFilter& filter);
   std::vector<runtime::v1::PodSandboxMetrics> AllPodMetrics();
+  // The full id of a running container (NOT_FOUND, FAILED_PRECONDITION).
+  absl::StatusOr<std::string> RunningContainerId(const std::string& id) const;
 
   const Config& config_;
   const RuntimeIdentity identity_;
@@ -99,6 +108,7 @@ class CriService {
   ContainerManager* const containers_;
   StatsCollector* const stats_;
   ContainerEventHub* const events_;
+  streaming::Server* const streaming_;
   mutable absl::Mutex mu_;
   // The pod CIDR kubelet hands over through UpdateRuntimeConfig.
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);

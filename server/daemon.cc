@@ -119,10 +119,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
     d->metrics_->AddCollectable(
         std::make_shared<ContainerMetricsCollector>(*d->sandboxes_, *d->containers_, *d->stats_));
   }
+  RETURN_IF_ERROR(d->StartStreaming());
   d->cri_ = std::make_unique<CriService>(
       d->config_, RuntimeIdentity{"crius", CRIUS_VERSION},
       Components{d->network_.get(), d->sandboxes_.get(), d->images_.get(), d->containers_.get(),
-                 d->stats_.get(), d->events_.get()});
+                 d->stats_.get(), d->events_.get(), d->streaming_.get()});
   RETURN_IF_ERROR(d->Serve());
   // The socket is up before recovery so that clients connecting early get a
   // clear UNAVAILABLE instead of a refused connection.
@@ -132,7 +133,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   CRIUS_LOG(kInfo) << "crius " << CRIUS_VERSION << " serving CRI on " << d->socket_path_
                    << (d->metrics_->BoundAddress().empty()
                            ? std::string()
-                           : absl::StrCat(", metrics on http://", d->metrics_->BoundAddress(), "/metrics"));
+                           : absl::StrCat(", metrics on http://", d->metrics_->BoundAddress(), "/metrics"))
+                   << ", streaming on " << d->streaming_->BaseUrl();
   return d;
 }
 
@@ -290,6 +292,27 @@ absl::Status Daemon::StartComponents() {
   return absl::OkStatus();
 }
 
+// The streaming server starts with the components and before recovery; it
+// only serves URLs the RPCs mint, and those wait for the edge to open.
+absl::Status Daemon::StartStreaming() {
+  streaming_backend_ = std::make_unique<StreamingBackend>(*containers_, *sandboxes_, handlers_, os_);
+  const StreamingConfig& sc = config_.streaming;
+  streaming::ServerOptions o;
+  o.address = sc.address;
+  o.port = sc.port;
+  o.tls_cert_file = sc.tls_cert_file;
+  o.tls_key_file = sc.tls_key_file;
+  o.token_ttl = absl::Seconds(sc.token_ttl_seconds);
+  o.idle_timeout = absl::Seconds(sc.idle_timeout_seconds);
+  o.stream_creation_timeout = absl::Seconds(sc.stream_creation_timeout_seconds);
+  auto server = streaming::Server::Start(o, streaming_backend_.get());
+  if (!server.ok()) {
+    return Annotate(server.status(), absl::StrCat("start streaming server on ", sc.address, ":", sc.port));
+  }
+  streaming_ = std::move(server).value();
+  return absl::OkStatus();
+}
+
 absl::Status Daemon::Recover() {
   // The edge stays closed until this returns: kubelet must never see a
   // half-rebuilt list of pods.
@@ -407,6 +430,9 @@ void Daemon::Shutdown(absl::Duration grace) {
   // Only a socket this daemon bound is removed: after a refused start the
   // path may belong to the criusd that is serving it.
   if (serving_) ::unlink(socket_path_.c_str());
+  // No RPC mints a URL any more: end the sessions (their processes are
+  // killed and reaped) before the managers they use go away.
+  if (streaming_) streaming_->Stop();
   if (network_) network_->Stop();
   if (reaper_.joinable()) {
     reaper_stop_.store(true);

@@ -24,6 +24,8 @@
 #include "server/event_source.h"
 #include "server/sandbox_manager.h"
 #include "server/stats_collector.h"
+#include "server/streaming_backend.h"
+#include "streaming/server.h"
 
 namespace crius::server {
 
@@ -50,6 +52,7 @@ class Daemon {
   absl::Status StartComponents();
   void StartEvents();
   void AddStateGauges();
+  absl::Status StartStreaming();
   void JanitorLoop();
 
   const Config config_;
@@ -69,6 +72,10 @@ class Daemon {
   std::unique_ptr<ContainerEventSource> event_source_;
   std::unique_ptr<ContainerManager> containers_;
   std::unique_ptr<StatsCollector> stats_;
+  // Exec/attach/port-forward: the server calls the backend, which uses the
+  // managers above (so both are declared, and destroyed, after them).
+  std::unique_ptr<StreamingBackend> streaming_backend_;
+  std::unique_ptr<streaming::Server> streaming_;
   // Reaps pods whose RunPodSandbox finished after kubelet gave up and was
   // never retried.
   // Reaps the orphans reparented to criusd as a child subreaper.

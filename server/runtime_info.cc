@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "cni/network_manager.h"
 #include "server/cri_service.h"
+#include "streaming/server.h"
 
 namespace crius::server {
 namespace {
@@ -39,7 +40,8 @@ CriService::CriService(const Config& config, RuntimeIdentity identity, Component
       images_(components.images),
       containers_(components.containers),
       stats_(components.stats),
-      events_(components.events) {}
+      events_(components.events),
+      streaming_(components.streaming) {}
 
 absl::Status CriService::Version(const CallContext&, const runtime::v1::VersionRequest&,
                                  runtime::v1::VersionResponse* resp) {
@@ -85,6 +87,7 @@ absl::Status CriService::Status(const CallContext&, const runtime::v1::StatusReq
   *status->add_conditions() = NetworkReadyCondition();
   if (req.verbose()) {
     (*resp->mutable_info())["config"] = ConfigToJson(config_).dump();
+    if (streaming_ != nullptr) (*resp->mutable_info())["streamingURL"] = streaming_->BaseUrl();
     absl::MutexLock lock(&mu_);
     (*resp->mutable_info())["podCIDR"] = pod_cidr_;
   }

@@ -26,10 +26,7 @@ absl::Status NotBuilt(const char* method) {
 
 // Pod sandboxes.
 CRIUS_UNBUILT_UNARY(UpdatePodSandboxResources)
-CRIUS_UNBUILT_UNARY(PortForward)
 // Containers.
-CRIUS_UNBUILT_UNARY(Exec)
-CRIUS_UNBUILT_UNARY(Attach)
 CRIUS_UNBUILT_UNARY(CheckpointContainer)
 
 }  // namespace crius::server

@@ -329,6 +329,13 @@ TEST_F(ConfigTest, OtherValidationErrors) {
       {[](Config* c) { c->log_level = "loud"; }, "log_level"},
       {[](Config* c) { c->cni.bin_dirs.clear(); }, "cni.bin_dirs"},
       {[](Config* c) { c->streaming.port = -1; }, "streaming.port"},
+      {[](Config* c) { c->streaming.tls_cert_file = "/etc/crius/tls.crt"; },
+       "set both or neither"},
+      {[](Config* c) {
+         c->streaming.tls_cert_file = "tls.crt";
+         c->streaming.tls_key_file = "/etc/crius/tls.key";
+       },
+       "streaming.tls_cert_file: must be an absolute path"},
       {[](Config* c) { c->metrics.address = "127.0.0.1"; }, "metrics.address"},
       {[](Config* c) { c->metrics.address = "::1:9090"; }, "metrics.address"},
       {[](Config* c) { c->metrics.address = "127.0.0.1:99999"; }, "metrics.address"},
