@@ -330,10 +330,16 @@ func remoteCommandWS(o *options) error {
 	for {
 		ch, data, err := s.receive()
 		if err != nil {
+			if o.verbose {
+				logf("connection ended: %v", err)
+			}
 			if !closeEnded(err) {
 				return fmt.Errorf("reading: %v", err)
 			}
 			break
+		}
+		if o.verbose {
+			logf("channel %d: %d bytes", ch, len(data))
 		}
 		switch ch {
 		case chanStdout:
