@@ -109,14 +109,14 @@ check "ws exec exit 42" 42 '^$' '^$' -- \
   "${sc[@]}" -transport ws -url "$(url exec-url "$sleeper" -- sh -c 'exit 42')"
 check "spdy exec tty" 0 '^/dev/pts/[0-9]+' '^$' -- \
   "${sc[@]}" -tty -url "$(url exec-url "$sleeper" --tty -- tty)"
-check "ws exec tty" 0 '^/dev/pts/[0-9]+' '^$' -- \
-  "${sc[@]}" -transport ws -tty -url "$(url exec-url "$sleeper" --tty -- tty)"
 resize_script='w() { i=0; while [ "$(stty size)" != "$1" ] && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.05; done; echo "size $(stty size) mark"; }; w "40 100"; w "50 120"'
 check "spdy exec tty resize" 0 $'size 40 100 mark.*size 50 120 mark' '^$' -- \
   "${sc[@]}" -tty -resize 100x40,120x50 -resize-mark mark \
   -url "$(url exec-url "$sleeper" --tty -- sh -c "$resize_script")"
 # containerd's WebSocket exec (kubelet's wsstream) cuts a session without
 # stdin short after the first output; with stdin open it streams to the end.
+check "ws exec tty" 0 '^/dev/pts/[0-9]+' '^$' -- \
+  "${sc[@]}" -transport ws -stdin -tty -url "$(url exec-url "$sleeper" --stdin --tty -- tty)"
 check "ws exec tty resize" 0 $'size 40 100 mark.*size 50 120 mark' '^$' -- \
   "${sc[@]}" -transport ws -stdin -tty -resize 100x40,120x50 -resize-mark mark \
   -url "$(url exec-url "$sleeper" --stdin --tty -- sh -c "$resize_script")"

@@ -25,10 +25,12 @@ usage: cri_driver.py --endpoint unix:///path.sock COMMAND [args]
 """
 
 import argparse
+import atexit
 import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -44,6 +46,7 @@ API_PROTO = os.path.join(HERE, "..", "..", "api", "api.proto")
 
 def load_api():
     out = tempfile.mkdtemp(prefix="crius-cri-driver-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     subprocess.run(["protoc", "--python_out=" + out, "-I", os.path.dirname(API_PROTO),
                     API_PROTO], check=True)
     sys.path.insert(0, out)
