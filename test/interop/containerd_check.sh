@@ -134,6 +134,26 @@ case_in=<(printf 'GET / HTTP/1.0\r\n\r\n') check "spdy port-forward host network
 case_in=<(printf 'GET / HTTP/1.0\r\n\r\n') check "ws port-forward pod network" 0 \
   'HTTP/1.[01] 200.*interop-pod' '^$' -- \
   "${sc[@]}" -transport ws -mode portforward -port 8080 -url "$(url portforward-url "$pod" 8080)"
+for v in v3.channel.k8s.io v2.channel.k8s.io channel.k8s.io; do
+  check "spdy exec hello ($v)" 0 '^hello$' '^$' -- \
+    "${sc[@]}" -protocols "$v" -url "$(url exec-url "$sleeper" -- printf hello)"
+done
+check "ws exec hello (go, base64.channel.k8s.io)" 0 '^hello$' '^$' -- \
+  "${sc[@]}" -transport ws -protocols base64.channel.k8s.io \
+  -url "$(url exec-url "$sleeper" -- printf hello)"
+case_in=<(printf 'GET / HTTP/1.0\r\n\r\n') check "spdy port-forward closed port" 125 '^$' \
+  'forwarding port 8099' -- \
+  "${sc[@]}" -mode portforward -port 8099 -url "$(url portforward-url "$pod" 8099)"
+# -listen: one session, several local connections (each its own stream pair).
+: >"$T/listen.out"
+"$client" -mode portforward -port 8080 -listen 127.0.0.1:0 -connections 2 \
+  -url "$(url portforward-url "$pod" 8080)" >"$T/listen.out" 2>"$T/listen.err" &
+listen_pid=$!
+for ((i = 0; i < 100; i++)); do grep -q listening "$T/listen.out" && break; sleep 0.1; done
+addr=$(sed -n 's/^listening on //p' "$T/listen.out")
+check "spdy port-forward -listen, connection 1" 0 'interop-pod' '' -- busybox wget -q -O - "http://$addr/"
+check "spdy port-forward -listen, connection 2" 0 'interop-pod' '' -- busybox wget -q -O - "http://$addr/"
+wait "$listen_pid" || { echo "FAIL -listen client exited $?"; failed=$((failed + 1)); }
 if [[ -f $wsclient ]]; then
   check "python ws exec hello" 0 '^hello$' '^$' -- \
     "$py" "$wsclient" --url "$(url exec-url "$sleeper" -- printf hello)"
