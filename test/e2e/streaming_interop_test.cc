@@ -373,7 +373,7 @@ TEST_F(StreamingInteropE2E, ListeningPortForwardServesSeveralConnectionsOnOneSes
     return true;
   }));
   for (int i = 0; i < 3; ++i) {
-    auto got = ToolOutput("wget", {"-q", "-O", "-", "http://" + addr + "/"});
+    auto got = ToolOutput("busybox", {"wget", "-q", "-O", "-", "http://" + addr + "/"});
     EXPECT_TRUE(absl::StrContains(got, body)) << "connection " << i << ": " << got;
   }
   auto status = client->Wait(absl::Seconds(30));

@@ -10,6 +10,7 @@ crius-stream-client; `bench-exec` times streaming Exec against ExecSync.
 
 usage: cri_driver.py --endpoint unix:///path.sock COMMAND [args]
   image-tar OUT.tar NAME             busybox-static as a one-layer OCI archive
+  pull IMAGE                         PullImage; prints the image ref
   runp NAME [--host-network] [--log-dir D]        prints the pod id
   run POD NAME IMAGE [--stdin] [--stdin-once] [--tty] -- CMD...
                                      create+start; prints the container id
@@ -133,6 +134,11 @@ def pod_config(pb, name, host_network, log_dir):
     return c
 
 
+def cmd_pull(cri, a):
+    req = cri.pb.PullImageRequest(image=cri.pb.ImageSpec(image=a.image))
+    print(cri.call("PullImage", req, timeout=600).image_ref)
+
+
 def cmd_runp(cri, a):
     cfg = pod_config(cri.pb, a.name, a.host_network, a.log_dir)
     print(cri.call("RunPodSandbox", cri.pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id)
@@ -235,6 +241,8 @@ def main():
     s = sub.add_parser("image-tar")
     s.add_argument("out")
     s.add_argument("name")
+    s = sub.add_parser("pull")
+    s.add_argument("image")
     s = sub.add_parser("runp")
     s.add_argument("name")
     s.add_argument("--host-network", action="store_true")
