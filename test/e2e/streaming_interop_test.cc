@@ -68,6 +68,12 @@ class StreamingInteropE2E : public ContainerE2E {
     ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
     ASSERT_TRUE(Start(*id).ok()) << d_.Log();
     sleeper_ = *id;
+    // Until criusd serves streaming (issue 10) the RPCs are UNIMPLEMENTED;
+    // any other answer means it does, and every case below must hold.
+    auto probe = d_.client().Exec(ExecReq({"/bin/true"}));
+    if (!probe.ok() && probe.status().code() == absl::StatusCode::kUnimplemented) {
+      GTEST_SKIP() << "criusd does not serve Exec yet: " << probe.status();
+    }
   }
 
   rt::ExecRequest ExecReq(std::vector<std::string> cmd, bool stdin = false, bool tty = false) {
