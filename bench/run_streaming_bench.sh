@@ -52,7 +52,10 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ -x $bench && -x $client ]] && { ((skip_crius)) || [[ -x $criusd && -x $pause ]]; } || {
+usable=1
+[[ -x $bench && -x $client ]] || usable=0
+((skip_crius)) || [[ -x $criusd && -x $pause ]] || usable=0
+((usable)) || {
   echo "usage: $0 --criusd PATH --pause PATH --bench PATH --client PATH [options] (see the header)" >&2
   exit 2
 }
@@ -154,7 +157,7 @@ for ((t = 0; t < transfers; t++)); do
     url=$(cri "$who" portforward-url "${pod[$who]}" 5000)
     got=$("$client" -mode portforward -port 5000 -send-bytes "$bytes" -stats -timeout 30m \
       -url "$url" 2>"$T/pf.err") || { log "$who: port-forward failed"; cat "$T/pf.err" >&2; exit 1; }
-    [[ $got == done ]] || { log "$who: listener answered '$got'"; exit 1; }
+    [[ $got == "done" ]] || { log "$who: listener answered '$got'"; exit 1; }
     stats=$(grep '^{' "$T/pf.err")
     pf_json+=("$(jq -c --arg who "$who" '. + {runtime: $who}' <<<"$stats")")
     log "$who: transfer $((t + 1)): $(jq -r '.sent / 1048576 / .seconds | floor' <<<"$stats") MiB/s"

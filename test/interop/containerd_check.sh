@@ -109,6 +109,7 @@ check "ws exec exit 42" 42 '^$' '^$' -- \
   "${sc[@]}" -transport ws -url "$(url exec-url "$sleeper" -- sh -c 'exit 42')"
 check "spdy exec tty" 0 '^/dev/pts/[0-9]+' '^$' -- \
   "${sc[@]}" -tty -url "$(url exec-url "$sleeper" --tty -- tty)"
+# shellcheck disable=SC2016  # expanded by the container's shell
 resize_script='w() { i=0; while [ "$(stty size)" != "$1" ] && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.05; done; echo "size $(stty size) mark"; }; w "40 100"; w "50 120"'
 check "spdy exec tty resize" 0 $'size 40 100 mark.*size 50 120 mark' '^$' -- \
   "${sc[@]}" -tty -resize 100x40,120x50 -resize-mark mark \
