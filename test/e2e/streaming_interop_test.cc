@@ -137,7 +137,7 @@ class StreamingInteropE2E : public ContainerE2E {
     opts.stdin_data = input;
     opts.timeout = absl::Seconds(120);
     ClientRun r;
-    auto res = Exec(opts);
+    auto res = ::crius::Exec(opts);
     EXPECT_TRUE(res.ok()) << res.status();
     if (!res.ok()) return r;
     r.exit_code = res->exit_code;
