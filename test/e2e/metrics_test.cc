@@ -94,7 +94,10 @@ TEST_F(MetricsE2E, ScrapeWhilePodsRunPassesPromtoolAndCarriesEverySeries) {
     return absl::StrContains(body, "container_fs_usage_bytes{");
   })) << body;
 
-  auto check = Exec({.argv = {"/usr/bin/promtool", "check", "metrics"}, .stdin_data = body});
+  ExecOptions promtool;
+  promtool.argv = {"/usr/bin/promtool", "check", "metrics"};
+  promtool.stdin_data = body;
+  auto check = crius::Exec(promtool);
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_EQ(check->exit_code, 0) << check->stdout_data << check->stderr_data;
   EXPECT_EQ(check->stdout_data + check->stderr_data, "") << "promtool found problems";
