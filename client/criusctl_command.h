@@ -35,6 +35,8 @@ struct GlobalOptions {
   // Whether --timeout was given; without it, RunPodSandbox and PullImage get
   // kubelet's longer deadlines instead of the two-minute default.
   bool timeout_set = false;
+  // What exec -i and attach -i read (stdin; tests pass a pipe).
+  int stdin_fd = 0;
 };
 
 // Connects on first use, so a command that needs only the runtime service
@@ -86,6 +88,10 @@ void AddQueryCommands(std::vector<Command>& commands);  // criusctl_query.cc
 void AddLifecycleCommands(
     std::vector<Command>& commands);                  // criusctl_lifecycle.cc
 void AddLogsCommand(std::vector<Command>& commands);  // criusctl_logs.cc
+void AddStreamCommands(std::vector<Command>& commands);  // criusctl_stream.cc
+
+// exec -s: the command through ExecSync (criusctl_lifecycle.cc).
+absl::StatusOr<int> ExecSync(CommandContext& ctx);
 
 // Reads a PodSandboxConfig/ContainerConfig JSON file as crictl does:
 // snake_case or camelCase names, unknown fields ignored.
