@@ -7,7 +7,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -157,6 +159,35 @@ TEST_F(CriusctlStreamTest, ExecWithTtyAsksForATerminal) {
   Result r = Ctl({"exec", "-t", "c1", "tty"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "/dev/pts/0\n");
+}
+
+// A pseudo-terminal as criusctl's stdin: the terminal size goes to the
+// command, and the terminal leaves raw mode again when criusctl exits.
+TEST_F(CriusctlStreamTest, ExecWithTtySendsTheTerminalSizeAndRestoresIt) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(slave, 0);
+  winsize ws{};
+  ws.ws_row = 33;
+  ws.ws_col = 111;
+  ASSERT_EQ(ioctl(slave, TIOCSWINSZ, &ws), 0);
+  termios before{};
+  ASSERT_EQ(tcgetattr(slave, &before), 0);
+  ASSERT_NE(before.c_lflag & ICANON, 0u);  // a cooked terminal to start
+
+  Result r = Ctl({"exec", "-i", "-t", "c1", "size"}, slave);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "33 111\n");  // the fake's "H W"
+  termios after{};
+  ASSERT_EQ(tcgetattr(slave, &after), 0);
+  EXPECT_EQ(after.c_lflag, before.c_lflag);
+  EXPECT_EQ(after.c_iflag, before.c_iflag);
+  EXPECT_EQ(after.c_oflag, before.c_oflag);
+  close(slave);
+  close(master);
 }
 
 TEST_F(CriusctlStreamTest, SyncExecStillUsesExecSync) {
