@@ -1,6 +1,7 @@
 #include "client/criusctl.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -49,6 +50,7 @@ const std::vector<Command>& Commands() {
     AddLogsCommand(all);
     AddStatsCommands(all);
     AddEventsCommand(all);
+    AddStreamCommands(all);
     return all;
   }();
   return commands;
@@ -176,6 +178,11 @@ void ReportItemError(CommandContext& ctx, const absl::Status& status,
 
 int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
                 std::ostream& err) {
+  return RunCriusctl(args, STDIN_FILENO, out, err);
+}
+
+int RunCriusctl(const std::vector<std::string>& args, int stdin_fd,
+                std::ostream& out, std::ostream& err) {
   // Global flags end at the command name.
   absl::StatusOr<ParsedFlags> globals =
       ParseFlags(args, 0, GlobalFlags(), /*stop_at_positional=*/true);
@@ -225,6 +232,7 @@ int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
   }
 
   GlobalOptions options;
+  options.stdin_fd = stdin_fd;
   options.runtime_endpoint = globals->Get(
       "runtime-endpoint",
       EnvOr("CONTAINER_RUNTIME_ENDPOINT", kDefaultRuntimeEndpoint));

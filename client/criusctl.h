@@ -20,5 +20,8 @@ inline constexpr char kDefaultRuntimeEndpoint[] =
 // error, and for `exec` the command's own exit code.
 int RunCriusctl(const std::vector<std::string>& args, std::ostream& out,
                 std::ostream& err);
+// The same, reading exec -i / attach -i input from `stdin_fd`.
+int RunCriusctl(const std::vector<std::string>& args, int stdin_fd,
+                std::ostream& out, std::ostream& err);
 
 }  // namespace crius::client

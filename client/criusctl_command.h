@@ -35,6 +35,8 @@ struct GlobalOptions {
   // Whether --timeout was given; without it, RunPodSandbox and PullImage get
   // kubelet's longer deadlines instead of the two-minute default.
   bool timeout_set = false;
+  // What exec -i and attach -i read (stdin; tests pass a pipe).
+  int stdin_fd = 0;
 };
 
 // Connects on first use, so a command that needs only the runtime service
@@ -88,6 +90,10 @@ void AddLifecycleCommands(
 void AddLogsCommand(std::vector<Command>& commands);  // criusctl_logs.cc
 void AddStatsCommands(std::vector<Command>& commands);  // criusctl_stats.cc
 void AddEventsCommand(std::vector<Command>& commands);  // criusctl_events.cc
+void AddStreamCommands(std::vector<Command>& commands);  // criusctl_stream.cc
+
+// exec -s: the command through ExecSync (criusctl_lifecycle.cc).
+absl::StatusOr<int> ExecSync(CommandContext& ctx);
 
 // Reads a PodSandboxConfig/ContainerConfig JSON file as crictl does:
 // snake_case or camelCase names, unknown fields ignored.

@@ -216,11 +216,13 @@ absl::StatusOr<int> RemovePods(CommandContext& ctx) {
   return exit_code;
 }
 
+}  // namespace
+
 absl::StatusOr<int> ExecSync(CommandContext& ctx) {
   if (ctx.flags.GetBool("interactive") || ctx.flags.GetBool("tty")) {
-    return absl::UnimplementedError(
-        "criusctl runs commands through ExecSync only; -i and -t need a "
-        "streaming client such as crictl or kubectl");
+    return absl::InvalidArgumentError(
+        "-s runs the command through ExecSync, which has no stdin or "
+        "terminal; drop -s for -i and -t");
   }
   CRIUSCTL_ASSIGN_OR_RETURN(seconds, SecondsFlag(ctx, "timeout"));
   const std::vector<std::string>& args = ctx.flags.positional();
@@ -237,6 +239,8 @@ absl::StatusOr<int> ExecSync(CommandContext& ctx) {
   ctx.err.flush();
   return response.exit_code();
 }
+
+namespace {
 
 absl::StatusOr<int> Pull(CommandContext& ctx) {
   v1::PullImageRequest request;
@@ -382,19 +386,6 @@ void AddLifecycleCommands(std::vector<Command>& commands) {
       .flags = {{{"-f", "--force"}, false, "", "remove even if ready"},
                 All("pod sandbox")},
       .run = &RemovePods,
-  });
-  commands.push_back({
-      .name = "exec",
-      .args_usage = "CONTAINER-ID COMMAND [ARG...]",
-      .summary =
-          "Run a command in a container (ExecSync) and exit with its code",
-      .flags = {{{"--timeout"}, true, "SECONDS", "time limit for the command"},
-                {{"-s", "--sync"}, false, "", "accepted; exec is always sync"},
-                {{"-i", "--interactive"}, false, "", "not supported"},
-                {{"-t", "--tty"}, false, "", "not supported"}},
-      .min_args = 2,
-      .stop_at_positional = true,
-      .run = &ExecSync,
   });
   commands.push_back({
       .name = "pull",

@@ -115,14 +115,14 @@ TEST_F(CriusctlTest, RunpReportsABadConfigFile) {
 }
 
 TEST_F(CriusctlTest, ExecPropagatesTheExitCodeAndSplitsStreams) {
-  Result r = Ctl({"exec", "c1", "exit", "3"});
+  Result r = Ctl({"exec", "-s", "c1", "exit", "3"});
   EXPECT_EQ(r.code, 3);
   EXPECT_EQ(r.out, "ran: exit 3\n");
   EXPECT_EQ(r.err, "to stderr\n");
 }
 
 TEST_F(CriusctlTest, ExecPassesCommandFlagsThrough) {
-  Result r = Ctl({"exec", "--timeout", "5", "c1", "sh", "-c", "echo hi"});
+  Result r = Ctl({"exec", "-s", "--timeout", "5", "c1", "sh", "-c", "echo hi"});
   EXPECT_EQ(r.code, 0) << r.err;
   std::optional<v1::ExecSyncRequest> sent = server_.runtime().last_exec_sync();
   ASSERT_TRUE(sent.has_value());
@@ -131,8 +131,8 @@ TEST_F(CriusctlTest, ExecPassesCommandFlagsThrough) {
   EXPECT_EQ(sent->timeout(), 5);
 }
 
-TEST_F(CriusctlTest, InteractiveExecIsRefused) {
-  Result r = Ctl({"exec", "-it", "c1", "sh"});
+TEST_F(CriusctlTest, InteractiveSyncExecIsRefused) {
+  Result r = Ctl({"exec", "-s", "-it", "c1", "sh"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("ExecSync"));
 }

@@ -152,6 +152,45 @@ FakeRuntimeService::last_list_pod_sandbox() {
   return last_list_pod_sandbox_;
 }
 
+namespace {
+
+// Answers `hook(request)` as the response's URL, or UNIMPLEMENTED.
+template <typename Hook, typename Request, typename Response>
+grpc::Status AnswerUrl(const Hook& hook, const Request& request,
+                       Response* response) {
+  if (!hook) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no hook");
+  response->set_url(hook(request));
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+void FakeRuntimeService::SetStreamingHooks(StreamingHooks hooks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  streaming_ = std::move(hooks);
+}
+
+grpc::Status FakeRuntimeService::Exec(grpc::ServerContext*,
+                                      const v1::ExecRequest* request,
+                                      v1::ExecResponse* response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AnswerUrl(streaming_.exec, *request, response);
+}
+
+grpc::Status FakeRuntimeService::Attach(grpc::ServerContext*,
+                                        const v1::AttachRequest* request,
+                                        v1::AttachResponse* response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AnswerUrl(streaming_.attach, *request, response);
+}
+
+grpc::Status FakeRuntimeService::PortForward(
+    grpc::ServerContext*, const v1::PortForwardRequest* request,
+    v1::PortForwardResponse* response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AnswerUrl(streaming_.port_forward, *request, response);
+}
+
 std::optional<v1::ExecSyncRequest> FakeRuntimeService::last_exec_sync() {
   std::lock_guard<std::mutex> lock(mu_);
   return last_exec_sync_;

@@ -54,6 +54,21 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
   grpc::Status ContainerStatus(grpc::ServerContext*,
                                const v1::ContainerStatusRequest* request,
                                v1::ContainerStatusResponse* response) override;
+  // The streaming RPCs answer what the hooks return (a URL); without a hook
+  // they are UNIMPLEMENTED.
+  grpc::Status Exec(grpc::ServerContext*, const v1::ExecRequest* request,
+                    v1::ExecResponse* response) override;
+  grpc::Status Attach(grpc::ServerContext*, const v1::AttachRequest* request,
+                      v1::AttachResponse* response) override;
+  grpc::Status PortForward(grpc::ServerContext*,
+                           const v1::PortForwardRequest* request,
+                           v1::PortForwardResponse* response) override;
+  struct StreamingHooks {
+    std::function<std::string(const v1::ExecRequest&)> exec;
+    std::function<std::string(const v1::AttachRequest&)> attach;
+    std::function<std::string(const v1::PortForwardRequest&)> port_forward;
+  };
+  void SetStreamingHooks(StreamingHooks hooks);
 
   // What ListPodSandbox returns (filters are recorded, not applied).
   void SetPods(std::vector<v1::PodSandbox> pods);
@@ -80,6 +95,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
   std::optional<v1::RunPodSandboxRequest> last_run_pod_sandbox_;
   std::optional<v1::ListPodSandboxRequest> last_list_pod_sandbox_;
   std::optional<v1::ExecSyncRequest> last_exec_sync_;
+  StreamingHooks streaming_;
 };
 
 // Only ListImages is overridden, to give an UNIMPLEMENTED with a message of
