@@ -209,7 +209,9 @@ TEST_F(CniFaultTest, CrashInsideAddIsUndoneFromTheCacheAfterRestart) {
   ASSERT_TRUE(WriteCacheEntry(options_.cache_dir, entry).ok());
   NetworkConfigList bridge_only = *network;
   bridge_only.plugins.resize(1);
-  ASSERT_TRUE(AddNetworkList(bridge_only, rt, InvokeOptions{options_.bin_dirs}).ok());
+  InvokeOptions invoke;
+  invoke.bin_dirs = options_.bin_dirs;
+  ASSERT_TRUE(AddNetworkList(bridge_only, rt, invoke).ok());
   ASSERT_EQ(AllocatedIps().size(), 1u);
 
   // A new daemon, whose conf dir no longer has the network at all.
