@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -283,13 +284,19 @@ class WsPortForward : public std::enable_shared_from_this<WsPortForward> {
   std::shared_ptr<CancellationImpl> cancel_ = std::make_shared<CancellationImpl>();
 };
 
-absl::StatusOr<std::vector<int32_t>> QueryPorts(std::string_view target) {
+// The ports of a WebSocket port-forward: the `port` query parameters (each
+// may hold a comma-separated list, the comma possibly percent-encoded), else
+// the ports the PortForward request named, as kubelet's streaming server
+// takes them.
+absl::StatusOr<std::vector<int32_t>> QueryPorts(std::string_view target,
+                                                const runtime::v1::PortForwardRequest& req) {
   size_t q = target.find('?');
   std::vector<int32_t> ports;
   if (q != std::string_view::npos) {
     for (absl::string_view kv : absl::StrSplit(AbslView(target.substr(q + 1)), '&')) {
       if (!absl::StartsWith(kv, "port=")) continue;
-      for (absl::string_view p : absl::StrSplit(kv.substr(5), absl::ByAnyChar(",%2C"))) {
+      std::string list = absl::StrReplaceAll(kv.substr(5), {{"%2C", ","}, {"%2c", ","}});
+      for (absl::string_view p : absl::StrSplit(list, ',')) {
         if (p.empty()) continue;
         int32_t port = 0;
         if (!absl::SimpleAtoi(p, &port) || port < 1 || port > 65535) {
@@ -299,6 +306,7 @@ absl::StatusOr<std::vector<int32_t>> QueryPorts(std::string_view target) {
       }
     }
   }
+  if (ports.empty()) ports.assign(req.port().begin(), req.port().end());
   if (ports.empty()) return absl::InvalidArgumentError("query parameter \"port\" is required");
   return ports;
 }
@@ -351,7 +359,7 @@ absl::StatusOr<WebSocketStart> PrepareWebSocket(const http::request<http::empty_
   }
   std::vector<int32_t> ports;
   if (forward) {
-    ASSIGN_OR_RETURN(ports, QueryPorts(target));
+    ASSIGN_OR_RETURN(ports, QueryPorts(target, pending.port_forward));
   }
   WebSocketStart out;
   out.response =
