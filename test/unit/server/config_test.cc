@@ -481,7 +481,8 @@ TEST_F(ConfigTest, HelpListsEveryFlagWithItsDefault) {
   for (const char* flag :
        {"--config ", "--config-dir", "--listen", "--root", "--state", "--log-level",
         "--cni-conf-dir", "--cni-bin-dir", "--streaming-address", "--streaming-port",
-        "--metrics-address", "--default-runtime", "--print-config", "--version", "--help"}) {
+        "--metrics-address", "--default-runtime", "--print-config", "--list-failpoints", "--version",
+        "--help"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
   // One "default:" line per flag.
@@ -490,7 +491,7 @@ TEST_F(ConfigTest, HelpListsEveryFlagWithItsDefault) {
        pos = help.find("default: ", pos + 1)) {
     ++defaults;
   }
-  EXPECT_EQ(defaults, 15u) << help;
+  EXPECT_EQ(defaults, 16u) << help;
   for (const char* def :
        {"default: \"/etc/crius/crius.yaml\"", "default: \"/etc/crius/crius.d\"",
         "default: \"unix:///run/crius/crius.sock\"", "default: \"/opt/cni/bin,/usr/lib/cni\"",
