@@ -4,10 +4,13 @@
 // pods start.
 
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/criusctl.h"
 #include "test/e2e/container_util.h"
 #include "test/e2e/events_util.h"
 
@@ -191,6 +194,26 @@ TEST_F(EventsE2E, StuckSubscriberDoesNotSlowPodStarts) {
   }
   std::cout << "50 pod starts: " << alone << " alone, " << with_stuck << " with a stuck subscriber; "
             << dropped << " events dropped\n";
+}
+
+TEST_F(EventsE2E, CriusctlEventsPrintsTheStreamAsJson) {
+  std::ostringstream out, err;
+  int rc = -1;
+  std::thread watcher([&] {
+    rc = client::RunCriusctl({"-r", d_.endpoint(), "events", "--count", "2"}, out, err);
+  });
+  // criusctl has subscribed once the hub counts it.
+  EXPECT_EQ(WaitForMetric("crius_events_subscribers", 1), 1) << d_.Log();
+  auto id = Create("printed", {"/bin/sleep", "1000"});
+  ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
+  ASSERT_TRUE(Start(*id).ok()) << d_.Log();
+  watcher.join();
+  EXPECT_EQ(rc, 0) << err.str();
+  const std::string text = out.str();
+  EXPECT_TRUE(absl::StrContains(text, "CONTAINER_CREATED_EVENT")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "CONTAINER_STARTED_EVENT")) << text;
+  EXPECT_TRUE(absl::StrContains(text, *id)) << text;
+  StopAndRemove(*id);
 }
 
 }  // namespace
