@@ -25,7 +25,7 @@ echo "Tests per tier:"
 total_run=0
 for tier in unit e2e fault; do
   ctest --test-dir "$build" -N -L "^${tier}\$" "$@" 2>/dev/null |
-    sed -n 's/^ *Test *#[0-9]*: //p' >"$log.names"
+    sed -n 's/^ *Test *#[0-9]*: //p' | sed 's/  # GetParam() = .*$//' >"$log.names"
   counts=$(awk -v names="$log.names" '
     BEGIN { while ((getline n < names) > 0) want[n] = 1 }
     / Test +#[0-9]+: / {
