@@ -20,7 +20,6 @@ constexpr size_t kMaxDataChunk = 16 * 1024;
 // received bytes it has not consumed yet.
 constexpr size_t kMaxUnconsumed = 4 * 1024 * 1024;
 // Writes coalesce queued frames up to this size.
-constexpr size_t kMaxWriteBatch = 256 * 1024;
 
 }  // namespace
 
@@ -350,40 +349,26 @@ void SpdySession::Enqueue(std::string bytes, std::function<void()> done) {
     if (done) asio::post(transport_->executor(), std::move(done));
     return;
   }
-  out_.push_back({std::move(bytes), std::move(done)});
+  writes_.Push(std::move(bytes), std::move(done));
   WriteMore();
 }
 
 void SpdySession::WriteMore() {
-  if (writing_ || finished_) return;
-  if (out_.empty()) {
+  if (writes_.writing() || finished_) return;
+  if (writes_.empty()) {
     if (closing_) {
       transport_->Close();
       Finish(absl::OkStatus());
     }
     return;
   }
-  write_buf_.clear();
-  while (!out_.empty() &&
-         (write_buf_.empty() || write_buf_.size() + out_.front().bytes.size() <= kMaxWriteBatch)) {
-    write_buf_.append(out_.front().bytes);
-    if (out_.front().done) write_done_.push_back(std::move(out_.front().done));
-    out_.pop_front();
-  }
-  writing_ = true;
-  transport_->AsyncWrite(
-      asio::buffer(write_buf_),
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        self->writing_ = false;
-        auto done = std::move(self->write_done_);
-        self->write_done_.clear();
-        for (auto& d : done) d();
-        if (ec) {
-          self->Abort(absl::UnavailableError(absl::StrCat("spdy: write: ", ec.message())));
-          return;
-        }
-        self->WriteMore();
-      });
+  writes_.Flush(*transport_, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) {
+      self->Abort(absl::UnavailableError(absl::StrCat("spdy: write: ", ec.message())));
+      return;
+    }
+    self->WriteMore();
+  });
 }
 
 void SpdySession::MaybeForget(uint32_t id) {
@@ -407,10 +392,7 @@ void SpdySession::Finish(const absl::Status& why) {
   idle_timer_.cancel();
   for (auto& [id, s] : streams_) DropPending(s);
   streams_.clear();
-  for (OutFrame& f : out_) {
-    if (f.done) asio::post(transport_->executor(), std::move(f.done));
-  }
-  out_.clear();
+  writes_.Drop(transport_->executor());
   // The last callback; dropping the callbacks afterwards breaks the
   // reference cycle between the session and the handler that owns it.
   auto closed = std::move(cb_.on_closed);

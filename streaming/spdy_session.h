@@ -90,11 +90,6 @@ class SpdySession : public std::enable_shared_from_this<SpdySession> {
     uint32_t unacked = 0;  // consumed but not yet announced by WINDOW_UPDATE
     std::deque<Pending> pending;
   };
-  struct OutFrame {
-    std::string bytes;
-    std::function<void()> done;
-  };
-
   SpdySession(std::unique_ptr<Transport> transport, Role role, Callbacks callbacks);
 
   void ReadMore();
@@ -119,10 +114,7 @@ class SpdySession : public std::enable_shared_from_this<SpdySession> {
   spdy::FrameParser parser_;
   spdy::HeaderCompressor compressor_;
   std::map<uint32_t, StreamState> streams_;
-  std::deque<OutFrame> out_;
-  std::string write_buf_;
-  std::vector<std::function<void()>> write_done_;
-  bool writing_ = false;
+  WriteQueue writes_;
   bool reading_ = false;
   bool closing_ = false;
   bool finished_ = false;

@@ -1,5 +1,7 @@
 #include "streaming/transport.h"
 
+#include <boost/asio/post.hpp>
+
 #include <boost/asio/write.hpp>
 
 namespace crius::streaming {
@@ -62,6 +64,42 @@ std::unique_ptr<Transport> MakeTcpTransport(tcp::socket socket) {
 
 std::unique_ptr<Transport> MakeTlsTransport(std::unique_ptr<asio::ssl::stream<tcp::socket>> s) {
   return std::make_unique<TlsTransport>(std::move(s));
+}
+
+namespace {
+constexpr size_t kMaxWriteBatch = 256 * 1024;
+}  // namespace
+
+void WriteQueue::Push(std::string bytes, std::function<void()> done) {
+  out_.push_back({std::move(bytes), std::move(done)});
+}
+
+void WriteQueue::Flush(Transport& transport,
+                       std::function<void(const boost::system::error_code&)> written) {
+  batch_.clear();
+  while (!out_.empty() &&
+         (batch_.empty() || batch_.size() + out_.front().bytes.size() <= kMaxWriteBatch)) {
+    batch_.append(out_.front().bytes);
+    if (out_.front().done) batch_done_.push_back(std::move(out_.front().done));
+    out_.pop_front();
+  }
+  writing_ = true;
+  transport.AsyncWrite(boost::asio::buffer(batch_),
+                       [this, written = std::move(written)](const boost::system::error_code& ec,
+                                                            size_t) {
+                         writing_ = false;
+                         auto done = std::move(batch_done_);
+                         batch_done_.clear();
+                         for (auto& d : done) d();
+                         written(ec);
+                       });
+}
+
+void WriteQueue::Drop(const boost::asio::any_io_executor& executor) {
+  for (Entry& e : out_) {
+    if (e.done) boost::asio::post(executor, std::move(e.done));
+  }
+  out_.clear();
 }
 
 }  // namespace crius::streaming

@@ -9,8 +9,11 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace crius::streaming {
 
@@ -25,6 +28,33 @@ class Transport {
   // Ends the connection now; outstanding operations complete with an error.
   virtual void Close() = 0;
   virtual boost::asio::any_io_executor executor() = 0;
+};
+
+// Outgoing bytes of one connection, in order, written in batches of up to
+// 256 KiB with one write outstanding; each entry's `done` runs once its
+// batch is on the wire. Shared by the SPDY and WebSocket sessions.
+class WriteQueue {
+ public:
+  void Push(std::string bytes, std::function<void()> done);
+  bool empty() const { return out_.empty(); }
+  bool writing() const { return writing_; }
+  // Starts one batched write (the caller checks !writing() && !empty());
+  // `written` runs after the batch's `done` callbacks. It must keep the
+  // queue's owner alive.
+  void Flush(Transport& transport,
+             std::function<void(const boost::system::error_code&)> written);
+  // Posts every pending `done` to `executor` and drops the bytes.
+  void Drop(const boost::asio::any_io_executor& executor);
+
+ private:
+  struct Entry {
+    std::string bytes;
+    std::function<void()> done;
+  };
+  std::deque<Entry> out_;
+  std::string batch_;
+  std::vector<std::function<void()>> batch_done_;
+  bool writing_ = false;
 };
 
 std::unique_ptr<Transport> MakeTcpTransport(boost::asio::ip::tcp::socket socket);

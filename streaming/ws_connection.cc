@@ -10,7 +10,6 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr size_t kMaxUnconsumed = 4 * 1024 * 1024;
-constexpr size_t kMaxWriteBatch = 256 * 1024;
 
 }  // namespace
 
@@ -105,40 +104,26 @@ void WsConnection::Enqueue(std::string bytes, std::function<void()> done) {
     if (done) asio::post(transport_->executor(), std::move(done));
     return;
   }
-  out_.push_back({std::move(bytes), std::move(done)});
+  writes_.Push(std::move(bytes), std::move(done));
   WriteMore();
 }
 
 void WsConnection::WriteMore() {
-  if (writing_ || finished_) return;
-  if (out_.empty()) {
+  if (writes_.writing() || finished_) return;
+  if (writes_.empty()) {
     if (closing_) {
       transport_->Close();
       Finish(absl::OkStatus());
     }
     return;
   }
-  write_buf_.clear();
-  while (!out_.empty() &&
-         (write_buf_.empty() || write_buf_.size() + out_.front().bytes.size() <= kMaxWriteBatch)) {
-    write_buf_.append(out_.front().bytes);
-    if (out_.front().done) write_done_.push_back(std::move(out_.front().done));
-    out_.pop_front();
-  }
-  writing_ = true;
-  transport_->AsyncWrite(
-      asio::buffer(write_buf_),
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        self->writing_ = false;
-        auto done = std::move(self->write_done_);
-        self->write_done_.clear();
-        for (auto& d : done) d();
-        if (ec) {
-          self->Abort(absl::UnavailableError(absl::StrCat("websocket: write: ", ec.message())));
-          return;
-        }
-        self->WriteMore();
-      });
+  writes_.Flush(*transport_, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) {
+      self->Abort(absl::UnavailableError(absl::StrCat("websocket: write: ", ec.message())));
+      return;
+    }
+    self->WriteMore();
+  });
 }
 
 void WsConnection::SetIdleTimeout(absl::Duration d) {
@@ -174,10 +159,7 @@ void WsConnection::Finish(const absl::Status& why) {
   finished_ = true;
   auto self = shared_from_this();
   idle_timer_.cancel();
-  for (Out& o : out_) {
-    if (o.done) asio::post(transport_->executor(), std::move(o.done));
-  }
-  out_.clear();
+  writes_.Drop(transport_->executor());
   auto closed = std::move(cb_.on_closed);
   cb_ = Callbacks{};
   if (closed) closed(why);

@@ -44,17 +44,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void TouchIdle();
   void Finish(const absl::Status& why);
 
-  struct Out {
-    std::string bytes;
-    std::function<void()> done;
-  };
   std::unique_ptr<Transport> transport_;
   Callbacks cb_;
   ws::FrameReader reader_{/*expect_masked=*/true};
-  std::deque<Out> out_;
-  std::string write_buf_;
-  std::vector<std::function<void()>> write_done_;
-  bool writing_ = false;
+  WriteQueue writes_;
   bool reading_ = false;
   bool closing_ = false;
   bool finished_ = false;
