@@ -9,7 +9,20 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${CRIUS_BUILD_DIR:-$top/build}
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# A new build dir gets Ninja, lld and line-table debug info (-g1: backtraces
+# keep file:line, the objects are a third the size); ccache when installed.
+# An existing build dir keeps the generator it was made with.
+args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null; then
+  args+=(-G Ninja)
+fi
+if command -v ld.lld >/dev/null; then
+  args+=(-DCRIUS_LINKER=lld)
+fi
+if command -v ccache >/dev/null; then
+  args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$top" -B "$build" "${args[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
