@@ -471,8 +471,13 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
       if (it == records_.end()) return absl::OkStatus();
       current = it->second;
     }
-    RETURN_IF_ERROR(Annotate(sandbox::RemovePodCgroup(os_, current->cgroup),
-                             absl::StrCat("remove pod ", id, ": cgroup")));
+    // kubelet's next attempt of a pod runs in the same cgroup_parent (the
+    // pod's uid names it) while the old attempt waits for its removal: that
+    // cgroup holds the new pod's processes and stays, handed over below.
+    if (current->cgroup.path.empty() || LivePodInCgroup(current->cgroup.path, id) == nullptr) {
+      RETURN_IF_ERROR(Annotate(sandbox::RemovePodCgroup(os_, current->cgroup),
+                               absl::StrCat("remove pod ", id, ": cgroup")));
+    }
     cgroup_released_.insert(id);
     HandOverCgroupParents(*current);
   }
@@ -506,27 +511,20 @@ void SandboxManager::HandOverCgroupParents(const SandboxRecord& removed) {
     if (PathExists(dir)) left.push_back(dir);
   }
   if (left.empty()) return;
-  // The shortest parent (first created) decides which pods live below.
+  // The shortest directory left (first created) decides which pods live at
+  // or below it: a parent of the pod's cgroup, or that cgroup itself.
   const std::string& path = removed.cgroup.path;
   std::string parent_rel;
-  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
-    if (absl::EndsWith(left.front(), path.substr(0, slash))) {
-      parent_rel = path.substr(0, slash);
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    if (absl::EndsWith(left.front(), prefix)) {
+      parent_rel = prefix;
       break;
     }
+    if (slash == std::string::npos) break;
   }
   if (parent_rel.empty()) return;
-  RecordPtr heir;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    for (const auto& [other_id, r] : records_) {
-      if (other_id == removed.id || cgroup_released_.contains(other_id)) continue;
-      if (absl::StartsWith(r->cgroup.path, parent_rel + "/")) {
-        heir = r;
-        break;
-      }
-    }
-  }
+  RecordPtr heir = LivePodInCgroup(parent_rel, removed.id);
   if (!heir) {
     CRIUS_LOG(kWarn) << "pod " << removed.id << ": cgroup parents " << absl::StrJoin(left, ", ")
                      << " are not empty but hold no pod crius knows; left in place";
@@ -538,6 +536,18 @@ void SandboxManager::HandOverCgroupParents(const SandboxRecord& removed) {
     CRIUS_LOG(kWarn) << "hand cgroup parents of pod " << removed.id << " to " << heir->id << ": " << s;
   }
   Publish(std::move(updated));
+}
+
+SandboxManager::RecordPtr SandboxManager::LivePodInCgroup(const std::string& cgroup_path,
+                                                          const std::string& except) const {
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [other_id, r] : records_) {
+    if (other_id == except || cgroup_released_.contains(other_id)) continue;
+    if (r->cgroup.path == cgroup_path || absl::StartsWith(r->cgroup.path, cgroup_path + "/")) {
+      return r;
+    }
+  }
+  return nullptr;
 }
 
 void SandboxManager::ReapUnclaimed() {

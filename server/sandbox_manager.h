@@ -109,6 +109,10 @@ class SandboxManager {
   absl::Status TearDownNetwork(SandboxRecord* record);
   absl::Status StopInfraOf(const SandboxRecord& record);
   void HandOverCgroupParents(const SandboxRecord& removed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cgroup_mu_);
+  // A pod other than `except`, its cgroup not yet released, whose cgroup is
+  // `cgroup_path` or lies below it; null when there is none.
+  RecordPtr LivePodInCgroup(const std::string& cgroup_path, const std::string& except) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cgroup_mu_);
   absl::StatusOr<std::string> ResolveHandler(const std::string& requested) const;
   absl::Status RecoverOne(SandboxRecord record);
   cni::PodNetworkRequest NetworkRequest(const SandboxRecord& record) const;

@@ -398,6 +398,48 @@ TEST_F(SandboxFault, DaemonKilledDuringAddLeavesNothingAfterRestart) {
   reaper_.Add(*retried);
 }
 
+// kubelet's next attempt of a pod (same uid, so the same cgroup_parent)
+// runs while the old attempt still waits for RemovePodSandbox. The old
+// pod made that cgroup, but the new pod's infra runs in it now: removing
+// the old pod must succeed and leave the cgroup to the new one, which
+// removes it last (also after a restart of the daemon in between).
+TEST_F(SandboxFault, RemovingAnOldAttemptLeavesTheCgroupTheNextAttemptRunsIn) {
+  InstallPassThrough();
+  StartDaemon(60);
+  PodSandboxConfig config = Config("attempts");
+  auto old_pod = RunPod(d_.client(), config);
+  ASSERT_TRUE(old_pod.ok()) << old_pod.status();
+  reaper_.Add(*old_pod);
+  ASSERT_TRUE(Stop(*old_pod).ok()) << d_.Log();
+
+  config.mutable_metadata()->set_attempt(1);
+  auto next = RunPod(d_.client(), config);
+  ASSERT_TRUE(next.ok()) << next.status();
+  reaper_.Add(*next);
+  auto fp = FootprintOf(d_, *next, &net_, &cgroups_);
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  ASSERT_FALSE(fp->cgroup.empty());
+
+  ASSERT_TRUE(Remove(*old_pod).ok()) << d_.Log();
+  for (const std::string& dir : fp->cgroup) {
+    EXPECT_TRUE(std::filesystem::exists(dir)) << "the running pod's cgroup " << dir << " went";
+  }
+  auto pod = InspectPod(d_.client(), *next);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->status.state(), runtime::v1::SANDBOX_READY);
+  auto again = RunPod(d_.client(), config);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *next) << "removing the old pod freed the name of the new one";
+
+  ASSERT_TRUE(d_.Kill().ok());
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  ASSERT_TRUE(Stop(*next).ok()) << d_.Log();
+  ASSERT_TRUE(Remove(*next).ok()) << d_.Log();
+  EXPECT_THAT(Leftovers(d_, *fp), IsEmpty());
+  EXPECT_THAT(cgroups_.Existing(), IsEmpty()) << "the cgroup the old attempt made";
+  EXPECT_THAT(net_.ReservedIps(), IsEmpty());
+}
+
 // ---------------------------------------------------------------------------
 // Requests the daemon or the kernel refuse: INVALID_ARGUMENT, nothing made.
 
