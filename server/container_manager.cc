@@ -63,6 +63,7 @@ ContainerManager::ContainerManager(SandboxManager& sandboxes, image::ImageManage
     : sandboxes_(sandboxes), images_(images), handlers_(handlers), options_(std::move(options)) {}
 
 ContainerManager::~ContainerManager() {
+  monitors_.reset();
   exits_.reset();  // no more exits, so nothing more is queued
   {
     absl::MutexLock lock(&reclaim_mu_);
@@ -225,6 +226,7 @@ absl::StatusOr<std::string> ContainerManager::Create(const CallContext& ctx,
     absl::MutexLock lock(&mu_);
     records_[id] = ptr;
     Notify(LifecycleEvent::kCreated, ptr);
+    if (monitors_) monitors_->Watch(id, ptr->conmon);
   }
   names_.Finish(name);
   return id;
@@ -516,23 +518,80 @@ absl::Status ContainerManager::StopLocked(const std::string& id, int64_t timeout
     return Annotate(s, absl::StrCat("stop container ", id));
   }
   failpoint::Hit(failpoint::Point::kStopContainerAfterKill);
-  if (WaitForExit(id, absl::Seconds(30))) return absl::OkStatus();
+  // Without its conmon no exit file will come: waiting for one is futile.
+  const bool monitored = oci::IsProcessAlive(r->conmon);
+  if (monitored && WaitForExit(id, absl::Seconds(30))) return absl::OkStatus();
   // No exit file: conmon itself is gone. Trust the runtime's view.
-  auto state = clients->runtime->State(id);
-  if (!state.ok() || state->status == oci::kStatusStopped) {
-    absl::MutexLock lock(&mu_);
-    auto it = records_.find(id);
-    if (it != records_.end() && it->second->state != runtime::v1::CONTAINER_EXITED) {
-      ContainerRecord copy = *it->second;
-      ApplyExit(&copy, 137, absl::Now());
-      // Recovery finds the same: no conmon, a stopped runtime state.
-      PersistOrWarn(copy, "after stop");
-      it->second = std::make_shared<const ContainerRecord>(std::move(copy));
-      Notify(LifecycleEvent::kStopped, it->second);
-    }
+  if (WaitRuntimeStopped(*clients, id, absl::Seconds(monitored ? 1 : 10))) {
+    MarkUnreportedExit(id, absl::StrCat("conmon (pid ", r->conmon.pid,
+                                        ") reported no exit code; the runtime saw the container "
+                                        "stop after StopContainer killed it"));
     return absl::OkStatus();
   }
   return absl::DeadlineExceededError(absl::StrCat("container ", id, " did not stop after SIGKILL"));
+}
+
+bool ContainerManager::WaitRuntimeStopped(HandlerClients& clients, const std::string& id,
+                                          absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration backoff = absl::Milliseconds(10);
+  for (;;) {
+    auto state = clients.runtime->State(id);
+    if (!state.ok() || state->status == oci::kStatusStopped) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(200));
+  }
+}
+
+bool ContainerManager::MarkUnreportedExit(const std::string& id, std::string_view why) {
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(id);
+  if (it == records_.end() || it->second->state == runtime::v1::CONTAINER_EXITED) return false;
+  ContainerRecord copy = *it->second;
+  const bool was_starting = copy.state == runtime::v1::CONTAINER_CREATED && starting_.count(id) != 0;
+  ApplyExit(&copy, 128 + SIGKILL, absl::Now());
+  if (copy.reason != "OOMKilled") copy.reason = "ConmonDied";
+  if (copy.message.empty()) copy.message = std::string(why);
+  // Recovery finds the same: no conmon, no exit file, a stopped runtime state.
+  PersistOrWarn(copy, "after an unreported exit");
+  QueueRuntimeDelete(id);
+  it->second = std::make_shared<const ContainerRecord>(std::move(copy));
+  if (was_starting) Notify(LifecycleEvent::kStarted, it->second);
+  Notify(LifecycleEvent::kStopped, it->second);
+  return true;
+}
+
+void ContainerManager::OnMonitorExit(const std::string& id) {
+  RecordPtr r;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end() || it->second->state == runtime::v1::CONTAINER_EXITED) return;
+    r = it->second;
+  }
+  // conmon writes the exit file before it exits: with one, this is an
+  // ordinary exit (the exit watcher reports it too; the repeat is a no-op).
+  if (auto exit = oci::ReadExitFile(options_.exit_dir, id); exit.ok()) {
+    OnExit(*exit);
+    return;
+  }
+  CRIUS_LOG(kWarn) << "container " << id << ": its conmon (pid " << r->conmon.pid
+                   << ") exited and left no exit code; killing the container";
+  HandlerClients* clients = ClientsFor(r->runtime_handler);
+  if (clients == nullptr) return;
+  absl::Status s = clients->runtime->Kill(id, SIGKILL, /*all=*/true);
+  if (!s.ok() && !absl::IsNotFound(s)) {
+    CRIUS_LOG(kWarn) << "container " << id << ": kill after its conmon died: " << s;
+  }
+  if (!WaitRuntimeStopped(*clients, id, absl::Seconds(10))) {
+    // StopContainer kills it again and reads the runtime's state then.
+    CRIUS_LOG(kWarn) << "container " << id << " still runs after its conmon died and SIGKILL";
+    return;
+  }
+  MarkUnreportedExit(id, absl::StrCat("conmon (pid ", r->conmon.pid,
+                                      ") exited while the container ran, so the container lost "
+                                      "its output and was killed"));
 }
 
 absl::Status ContainerManager::Remove(const std::string& id) {
@@ -683,6 +742,14 @@ absl::Status ContainerManager::Recover() {
   // are reported first, as repeats of what RecoverOne already applied.
   ASSIGN_OR_RETURN(exits_, oci::ExitWatcher::Start(options_.exit_dir,
                                                    [this](const oci::ExitEvent& e) { OnExit(e); }));
+  // A conmon that died while criusd was down is reported at once.
+  ASSIGN_OR_RETURN(monitors_,
+                   oci::ProcessWatcher::Start([this](const std::string& id) { OnMonitorExit(id); }));
+  for (const RecordPtr& r : List()) {
+    if (r->state != runtime::v1::CONTAINER_EXITED && r->conmon.pid != 0) {
+      monitors_->Watch(r->id, r->conmon);
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -23,6 +23,7 @@
 #include "image/image_manager.h"
 #include "oci/exit_watcher.h"
 #include "oci/monitor.h"
+#include "oci/process_watcher.h"
 #include "oci/runtime_client.h"
 #include "server/container_record.h"
 #include "server/cri_service.h"
@@ -98,6 +99,16 @@ class ContainerManager {
   void Publish(ContainerRecord record);
   HandlerClients* ClientsFor(const std::string& handler);
   void OnExit(const oci::ExitEvent& event);
+  // A container's conmon exited. With an exit file that is an ordinary
+  // exit; without one conmon was killed: the container lost its stdio, its
+  // log and its exit report, so it is killed and recorded EXITED (137,
+  // reason "ConmonDied") rather than left RUNNING forever.
+  void OnMonitorExit(const std::string& id);
+  // Polls the runtime until it reports the container stopped (or gone).
+  bool WaitRuntimeStopped(HandlerClients& clients, const std::string& id, absl::Duration timeout);
+  // Records an exit nobody reported (no conmon wrote an exit file) after
+  // the runtime saw the container stop; false if it had exited already.
+  bool MarkUnreportedExit(const std::string& id, std::string_view why);
   void ApplyExit(ContainerRecord* r, int exit_code, absl::Time finished_at) const;
   absl::Status StopLocked(const std::string& id, int64_t timeout_seconds);
   void RemoveOrphanRootfs();
@@ -124,6 +135,8 @@ class ContainerManager {
   const ContainerManagerOptions options_;
   NameRegistry names_;
   std::unique_ptr<oci::ExitWatcher> exits_;
+  // Watches every live container's conmon (key: container id).
+  std::unique_ptr<oci::ProcessWatcher> monitors_;
 
   absl::Mutex reclaim_mu_;
   std::deque<std::string> reclaim_queue_ ABSL_GUARDED_BY(reclaim_mu_);

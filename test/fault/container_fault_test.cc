@@ -579,5 +579,79 @@ TEST_F(ContainerFault, DaemonKilledDuringCreateLeavesNothingAfterRestart) {
   ExpectWorkingRetry("web");
 }
 
+// The process a pid file in a bundle names (conmon.pid, container.pid).
+oci::ProcessIdentity ProcessFromPidFile(const std::string& path) {
+  auto text = ReadFile(path, 64);
+  EXPECT_TRUE(text.ok()) << path << ": " << text.status();
+  int pid = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return {};
+  auto who = oci::IdentifyProcess(pid);
+  EXPECT_TRUE(who.ok()) << path << ": " << who.status();
+  return who.ok() ? *who : oci::ProcessIdentity{};
+}
+
+class ConmonKilledFault : public ContainerFault {
+ protected:
+  // A running container and its conmon and container processes.
+  void RunContainer() {
+    auto id = Create("web", {"/bin/sleep", "1000"});
+    ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
+    id_ = *id;
+    ASSERT_TRUE(Start(id_).ok()) << d_.Log();
+    WaitFor(id_, runtime::v1::CONTAINER_RUNNING);
+    const std::string bundle = d_.state_dir() + "/containers/" + id_;
+    conmon_ = ProcessFromPidFile(bundle + "/conmon.pid");
+    container_ = ProcessFromPidFile(bundle + "/container.pid");
+    ASSERT_NE(conmon_.pid, 0);
+    ASSERT_NE(container_.pid, 0);
+    auto argv = CmdlineOf(std::to_string(conmon_.pid));
+    ASSERT_FALSE(argv.empty());
+    ASSERT_EQ(std::filesystem::path(argv[0]).filename(), "conmon");
+  }
+  void KillConmon() { ASSERT_EQ(::kill(conmon_.pid, SIGKILL), 0); }
+
+  // The container ends EXITED with the cause, its process gone; Stop and
+  // Remove work and leave nothing; the name serves kubelet's retry.
+  void ExpectExitedAndRemovable() {
+    runtime::v1::ContainerStatus st = WaitFor(id_, runtime::v1::CONTAINER_EXITED);
+    EXPECT_EQ(st.exit_code(), 137);
+    EXPECT_EQ(st.reason(), "ConmonDied");
+    EXPECT_THAT(st.message(), HasSubstr("conmon"));
+    EXPECT_TRUE(oci::WaitForProcessExit(container_, absl::Seconds(10)).ok())
+        << "the container still runs without its conmon";
+    runtime::v1::StopContainerRequest stop;
+    stop.set_container_id(id_);
+    stop.set_timeout(10);
+    EXPECT_TRUE(d_.client().StopContainer(stop).ok()) << d_.Log();
+    ASSERT_TRUE(RemoveContainer(id_).ok()) << d_.Log();
+    EXPECT_THAT(Leftovers(), IsEmpty());
+    ExpectWorkingRetry("web");
+  }
+
+  std::string id_;
+  oci::ProcessIdentity conmon_, container_;
+};
+
+// conmon SIGKILLed while its container runs: nobody holds the container's
+// output or will write its exit code. criusd notices conmon's death, kills
+// the container and records it EXITED (137, reason ConmonDied) instead of
+// showing it RUNNING forever.
+TEST_F(ConmonKilledFault, WhileTheContainerRunsTheContainerEndsExited) {
+  RunContainer();
+  KillConmon();
+  ExpectExitedAndRemovable();
+}
+
+// The same while criusd is down: recovery finds the conmon gone and the
+// runtime's container still running.
+TEST_F(ConmonKilledFault, WhileTheDaemonIsDownRecoveryEndsTheContainer) {
+  RunContainer();
+  ASSERT_TRUE(d_.Kill().ok());
+  KillConmon();
+  ASSERT_TRUE(oci::WaitForProcessExit(conmon_, absl::Seconds(10)).ok());
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  ExpectExitedAndRemovable();
+}
+
 }  // namespace
 }  // namespace crius::testing
