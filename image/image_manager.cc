@@ -253,14 +253,7 @@ absl::Status ImageManager::FetchLayer(const Reference& repo, const Descriptor& l
     return absl::OkStatus();
   }
   if (!content_->Has(layer.digest)) {
-    ASSIGN_OR_RETURN(auto writer, content_->Ingest(layer.digest, layer.size));
-    IngestSink sink(writer.get());
-    absl::Status s = registry_.FetchBlob(repo, layer.digest, layer.size, creds, sink);
-    if (!s.ok()) {
-      writer->Abort();
-      return Annotate(s, absl::StrCat("layer ", layer.digest));
-    }
-    RETURN_IF_ERROR(Annotate(writer->Commit(), absl::StrCat("layer ", layer.digest)));
+    RETURN_IF_ERROR(DownloadLayer(repo, layer, creds));
     if (options_.on_layer_downloaded) options_.on_layer_downloaded(static_cast<uint64_t>(std::max<int64_t>(layer.size, 0)));
   }
   ASSIGN_OR_RETURN(std::string blob, content_->Path(layer.digest));
@@ -268,6 +261,34 @@ absl::Status ImageManager::FetchLayer(const Reference& repo, const Descriptor& l
                            absl::StrCat("unpack layer ", layer.digest)));
   failpoint::Hit(failpoint::Point::kPullImageAfterUnpack);
   return absl::OkStatus();
+}
+
+absl::Status ImageManager::DownloadLayer(const Reference& repo, const Descriptor& layer,
+                                         const Credentials& creds) {
+  // A connection the registry (or a proxy) drops mid-blob is Unavailable:
+  // the download starts over, a bounded number of times. Anything else (a
+  // digest mismatch, a stall, a 404) would only fail again.
+  constexpr int kAttempts = 3;
+  absl::Duration backoff = absl::Milliseconds(200);
+  absl::Status s;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    if (attempt > 1) {
+      CRIUS_LOG(kWarn) << "layer " << layer.digest << ": attempt " << attempt - 1 << " of "
+                       << kAttempts << " failed, retrying in " << backoff << ": " << s;
+      absl::SleepFor(backoff);
+      backoff *= 2;
+    }
+    ASSIGN_OR_RETURN(auto writer, content_->Ingest(layer.digest, layer.size));
+    IngestSink sink(writer.get());
+    s = registry_.FetchBlob(repo, layer.digest, layer.size, creds, sink);
+    if (s.ok()) return Annotate(writer->Commit(), absl::StrCat("layer ", layer.digest));
+    writer->Abort();
+    if (!absl::IsUnavailable(s)) break;
+    if (attempt == kAttempts) {
+      s = Annotate(s, absl::StrCat("gave up after ", kAttempts, " attempts"));
+    }
+  }
+  return Annotate(s, absl::StrCat("layer ", layer.digest));
 }
 
 absl::Status ImageManager::Remove(const std::string& ref) {

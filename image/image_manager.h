@@ -83,6 +83,9 @@ class ImageManager {
                            const std::vector<std::string>& diff_ids, const Credentials& creds);
   absl::Status FetchLayer(const Reference& repo, const Descriptor& layer, const std::string& chain_id,
                           const std::string& diff_id, const Credentials& creds);
+  // Streams the layer blob into the content store, retrying a dropped
+  // connection; nothing of a failed download is kept.
+  absl::Status DownloadLayer(const Reference& repo, const Descriptor& layer, const Credentials& creds);
   // Deletes every blob and layer no image refers to. Caller holds gc_mu_
   // exclusively.
   void CollectGarbage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(gc_mu_);

@@ -1,9 +1,10 @@
 // Pulls that go wrong, through the daemon: a registry serving a corrupted
 // blob, a registry that stalls in the middle of a layer (and the daemon
-// killed during such a pull), and a schema 1 manifest. Each must fail with
-// a clear error and leave nothing behind: no image, no half-written
-// download, no layer directory; what a failed pull did complete must be
-// collected by a restart at the latest.
+// killed during such a pull), one that drops the connection mid-layer
+// (retried a bounded number of times), and a schema 1 manifest. Each must
+// fail with a clear error and leave nothing behind: no image, no
+// half-written download, no layer directory; what a failed pull did
+// complete must be collected by a restart at the latest.
 
 #include <atomic>
 #include <set>
@@ -128,11 +129,15 @@ TEST(ImageFault, LeftoversOfAFailedPullAreCollectedByARestart) {
       << "base layer chain " << image->diff_ids[0];
 }
 
-// A registry of one image whose second layer stalls halfway: headers and
-// half the bytes, then silence until the server stops.
-class StallingRegistry {
+// A registry of one image whose second layer misbehaves halfway: its
+// headers and half its bytes, then either silence until the server stops
+// (kStall) or a closed connection (kCut). `times` bounds how many requests
+// for the layer misbehave (-1: all); later ones get the whole layer.
+class FaultyLayerRegistry {
  public:
-  explicit StallingRegistry(BuiltImage image) : image_(std::move(image)) {}
+  enum class Fault { kStall, kCut };
+  explicit FaultyLayerRegistry(BuiltImage image, Fault fault = Fault::kStall, int times = -1)
+      : image_(std::move(image)), fault_(fault), faults_left_(times) {}
 
   absl::Status Start() {
     auto s = FakeHttpServer::Start([this](const FakeRequest& r) { return Handle(r); });
@@ -141,8 +146,11 @@ class StallingRegistry {
     return absl::OkStatus();
   }
   FakeHttpServer& server() { return *server_; }
-  const std::string& stalled_digest() const { return image_.layers[1].digest; }
   bool StallReached() const { return stall_reached_.load(); }
+  // Requests for the faulty layer so far.
+  int LayerRequests() const { return layer_requests_.load(); }
+  // From now on the layer is served whole.
+  void Heal() { faults_left_ = 0; }
 
  private:
   FakeResponse Handle(const FakeRequest& r) {
@@ -161,7 +169,16 @@ class StallingRegistry {
       out.body = image_.layers[0].data;
     } else if (r.path == blobs + image_.layers[1].digest) {
       const std::string& data = image_.layers[1].data;
-      out.mode = FakeResponse::Mode::kStallAfterHeaders;
+      ++layer_requests_;
+      int left = faults_left_.load();
+      while (left != 0 && !faults_left_.compare_exchange_weak(left, left > 0 ? left - 1 : left)) {
+      }
+      if (left == 0) {
+        out.body = data;
+        return out;
+      }
+      out.mode = fault_ == Fault::kStall ? FakeResponse::Mode::kStallAfterHeaders
+                                         : FakeResponse::Mode::kCutAfterBody;
       out.body = data.substr(0, data.size() / 2);
       out.promised_length = data.size();
       stall_reached_ = true;
@@ -174,6 +191,9 @@ class StallingRegistry {
   }
 
   BuiltImage image_;
+  const Fault fault_;
+  std::atomic<int> faults_left_;
+  std::atomic<int> layer_requests_{0};
   std::unique_ptr<FakeHttpServer> server_;
   std::atomic<bool> stall_reached_{false};
 };
@@ -185,10 +205,18 @@ absl::StatusOr<BuiltImage> TwoLayerImage() {
       .Build();
 }
 
+// Nothing of the faulty layer is kept: no blob, no layer dir, no download.
+void ExpectNoFaultyLayer(TestDaemon& d, const BuiltImage& image) {
+  const std::string root = d.root_dir();
+  EXPECT_FALSE(img::Exists(img::BlobPath(root, image.layers[1].digest)));
+  EXPECT_FALSE(img::Exists(img::LayerDir(root, img::ChainIds(image.diff_ids)[1])));
+  EXPECT_EQ(img::Entries(img::IngestDir(root)), std::vector<std::string>{});
+}
+
 TEST(ImageFault, StalledLayerIsDeadlineExceededAfterTheProgressTimeout) {
   auto image = TwoLayerImage();
   ASSERT_TRUE(image.ok()) << image.status();
-  StallingRegistry reg(*image);
+  FaultyLayerRegistry reg(*image);
   ASSERT_TRUE(reg.Start().ok());
   TestDaemon d;
   WriteTestFile(d.config_dir() + "/50-pull.yaml", "image:\n  pull_progress_timeout_seconds: 2\n");
@@ -217,16 +245,67 @@ TEST(ImageFault, StalledLayerIsDeadlineExceededAfterTheProgressTimeout) {
   EXPECT_TRUE(absl::StrContains(pull_status.message(), "no progress")) << pull_status;
 
   ExpectNoImage(d, ref);
+  ExpectNoFaultyLayer(d, *image);
+}
+
+// The registry drops the connection twice in the middle of a layer: the
+// daemon starts the layer over and the pull succeeds, with nothing of the
+// cut downloads left.
+TEST(ImageFault, LayerCutMidBlobTwiceIsRetriedAndThePullSucceeds) {
+  auto image = TwoLayerImage();
+  ASSERT_TRUE(image.ok()) << image.status();
+  FaultyLayerRegistry reg(*image, FaultyLayerRegistry::Fault::kCut, /*times=*/2);
+  ASSERT_TRUE(reg.Start().ok());
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  const std::string ref = reg.server().host() + "/stall/app:v1";
+
+  auto pulled = d.client().PullImage(PullReq(ref));
+  ASSERT_TRUE(pulled.ok()) << pulled.status() << d.Log();
+  EXPECT_EQ(reg.LayerRequests(), 3);
+  auto st = d.client().ImageStatus(StatusReq(ref));
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_TRUE(st->has_image());
   const std::string root = d.root_dir();
-  EXPECT_FALSE(img::Exists(img::BlobPath(root, reg.stalled_digest())));
-  EXPECT_FALSE(img::Exists(img::LayerDir(root, img::ChainIds(image->diff_ids)[1])));
+  EXPECT_TRUE(img::Exists(img::BlobPath(root, image->layers[1].digest)));
+  EXPECT_TRUE(img::Exists(img::LayerDir(root, img::ChainIds(image->diff_ids)[1])));
   EXPECT_EQ(img::Entries(img::IngestDir(root)), std::vector<std::string>{});
+}
+
+// A registry that drops the layer's connection every time: after a bounded
+// number of attempts the pull is UNAVAILABLE, nothing of the layer is kept,
+// and once the registry is well again the same pull works.
+TEST(ImageFault, LayerCutEveryTimeIsUnavailableAndALaterPullWorks) {
+  auto image = TwoLayerImage();
+  ASSERT_TRUE(image.ok()) << image.status();
+  FaultyLayerRegistry reg(*image, FaultyLayerRegistry::Fault::kCut);
+  ASSERT_TRUE(reg.Start().ok());
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  const std::string ref = reg.server().host() + "/stall/app:v1";
+
+  auto failed = d.client().PullImage(PullReq(ref));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  EXPECT_TRUE(absl::StrContains(failed.status().message(), image->layers[1].digest))
+      << failed.status();
+  EXPECT_TRUE(absl::StrContains(failed.status().message(), "3 attempts")) << failed.status();
+  EXPECT_EQ(reg.LayerRequests(), 3);
+  ExpectNoImage(d, ref);
+  ExpectNoFaultyLayer(d, *image);
+
+  reg.Heal();
+  auto pulled = d.client().PullImage(PullReq(ref));
+  ASSERT_TRUE(pulled.ok()) << pulled.status() << d.Log();
+  auto st = d.client().ImageStatus(StatusReq(ref));
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_TRUE(st->has_image());
 }
 
 TEST(ImageFault, DaemonKilledDuringAPullRestartsClean) {
   auto image = TwoLayerImage();
   ASSERT_TRUE(image.ok()) << image.status();
-  StallingRegistry reg(*image);
+  FaultyLayerRegistry reg(*image);
   ASSERT_TRUE(reg.Start().ok());
   TestDaemon d;
   ASSERT_TRUE(d.Start().ok()) << d.Log();

@@ -195,12 +195,15 @@ void FakeHttpServer::Serve(int raw_fd) {
     }
     return;
   }
-  size_t length = resp.mode == FakeResponse::Mode::kStallAfterHeaders ? resp.promised_length : resp.body.size();
+  const bool short_body = resp.mode == FakeResponse::Mode::kStallAfterHeaders ||
+                          resp.mode == FakeResponse::Mode::kCutAfterBody;
+  size_t length = short_body ? resp.promised_length : resp.body.size();
   std::string out = absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status), "\r\n");
   for (const auto& [name, value] : resp.headers) absl::StrAppend(&out, name, ": ", value, "\r\n");
   absl::StrAppend(&out, "Content-Length: ", length, "\r\nConnection: close\r\n\r\n");
   if (req.method != "HEAD") out += resp.body;
   if (!SendAll(fd.get(), out)) return;
+  if (resp.mode == FakeResponse::Mode::kCutAfterBody) return;  // closed short of the promise
   if (resp.mode == FakeResponse::Mode::kStallAfterHeaders) {
     while (WaitReadable(fd.get())) {
       if (::recv(fd.get(), chunk, sizeof(chunk), 0) <= 0) return;

@@ -41,12 +41,14 @@ struct FakeResponse {
     kNormal,
     kStallBeforeHeaders,  // read the request, then never answer
     kStallAfterHeaders,   // send the headers (and `body`), then never finish
+    kCutAfterBody,        // send the headers (and `body`), then close the connection
   };
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   Mode mode = Mode::kNormal;
-  // With kStallAfterHeaders: the Content-Length promised (more than body).
+  // With kStallAfterHeaders and kCutAfterBody: the Content-Length promised
+  // (more than body).
   size_t promised_length = 0;
 };
 
