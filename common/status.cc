@@ -30,6 +30,7 @@ absl::Status ErrnoStatus(int err, std::string_view what) {
     case ETIMEDOUT:
       return absl::DeadlineExceededError(msg);
     case ENOSPC:
+    case EDQUOT:
     case ENOMEM:
     case EMFILE:
     case ENFILE:

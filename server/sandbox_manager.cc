@@ -592,6 +592,17 @@ absl::Status SandboxManager::Recover() {
   return absl::OkStatus();
 }
 
+void SandboxManager::PersistRecovered(const SandboxRecord& r) {
+  // A write that fails here (a full disk) must not keep the node from
+  // starting: the record on disk is still whole, and the next start finds
+  // the same lost namespaces or DELs an attached network again (DEL of what
+  // is gone succeeds).
+  if (auto s = Persist(r); !s.ok()) {
+    CRIUS_LOG(kWarn) << "pod " << r.id << ": persist after recovery: " << s
+                     << " (recovered again on the next start)";
+  }
+}
+
 absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
   if (r.creating) {
     // criusd died inside RunPodSandbox: kubelet got no id, so the pod is
@@ -640,13 +651,13 @@ absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
       if (auto s = sandbox::RemovePodNamespaces(os_, r.namespaces); !s.ok()) {
         CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
       }
-      RETURN_IF_ERROR(Persist(r));
+      PersistRecovered(r);
     }
   } else if (r.network_attached) {
     if (auto s = TearDownNetwork(&r); !s.ok()) {
       CRIUS_LOG(kWarn) << "pod " << r.id << ": " << s << " (retried on stop/remove)";
     }
-    RETURN_IF_ERROR(Persist(r));
+    PersistRecovered(r);
   }
   Publish(std::move(r));
   return absl::OkStatus();

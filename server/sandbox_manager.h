@@ -115,6 +115,8 @@ class SandboxManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cgroup_mu_);
   absl::StatusOr<std::string> ResolveHandler(const std::string& requested) const;
   absl::Status RecoverOne(SandboxRecord record);
+  // Writes what recovery changed; a failure is logged (see the .cc).
+  void PersistRecovered(const SandboxRecord& record);
   cni::PodNetworkRequest NetworkRequest(const SandboxRecord& record) const;
 
   Os& os_;
