@@ -12,29 +12,25 @@
 
 namespace crius::oci {
 
-absl::StatusOr<std::unique_ptr<ProcessWatcher>>
-ProcessWatcher::Start(Callback callback) {
+absl::StatusOr<std::unique_ptr<ProcessWatcher>> ProcessWatcher::Start(Callback callback) {
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll)
-    return ErrnoStatus("epoll_create1");
+  if (!epoll) return ErrnoStatus("epoll_create1");
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake)
-    return ErrnoStatus("eventfd");
+  if (!wake) return ErrnoStatus("eventfd");
   struct epoll_event ev {};
   ev.events = EPOLLIN;
   ev.data.fd = wake.get();
   if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev) != 0) {
     return ErrnoStatus("epoll_ctl add eventfd");
   }
-  std::unique_ptr<ProcessWatcher> w(new ProcessWatcher(
-      std::move(callback), std::move(epoll), std::move(wake)));
+  std::unique_ptr<ProcessWatcher> w(
+      new ProcessWatcher(std::move(callback), std::move(epoll), std::move(wake)));
   w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
   return w;
 }
 
 ProcessWatcher::ProcessWatcher(Callback callback, UniqueFd epoll, UniqueFd wake)
-    : callback_(std::move(callback)), epoll_(std::move(epoll)),
-      wake_(std::move(wake)) {}
+    : callback_(std::move(callback)), epoll_(std::move(epoll)), wake_(std::move(wake)) {}
 
 ProcessWatcher::~ProcessWatcher() {
   {
@@ -43,11 +39,10 @@ ProcessWatcher::~ProcessWatcher() {
   }
   const uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
-  if (thread_.joinable())
-    thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-void ProcessWatcher::Watch(const std::string &key, const ProcessIdentity &who) {
+void ProcessWatcher::Watch(const std::string& key, const ProcessIdentity& who) {
   // Opened before the identity check: if the check passes, the pidfd names
   // that very process and not a later user of its pid.
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, who.pid, 0)));
@@ -59,12 +54,11 @@ void ProcessWatcher::Watch(const std::string &key, const ProcessIdentity &who) {
     ev.events = EPOLLIN;
     ev.data.fd = pidfd.get();
     if (!pidfd) {
-      CRIUS_LOG(kWarn) << ErrnoStatus(open_errno, "pidfd_open") << ": process "
-                       << who.pid << " (" << key << ") is not watched";
-    } else if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, pidfd.get(), &ev) !=
-               0) {
-      CRIUS_LOG(kWarn) << ErrnoStatus("epoll_ctl add pidfd") << ": process "
-                       << who.pid << " (" << key << ") is not watched";
+      CRIUS_LOG(kWarn) << ErrnoStatus(open_errno, "pidfd_open") << ": process " << who.pid << " ("
+                       << key << ") is not watched";
+    } else if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, pidfd.get(), &ev) != 0) {
+      CRIUS_LOG(kWarn) << ErrnoStatus("epoll_ctl add pidfd") << ": process " << who.pid << " ("
+                       << key << ") is not watched";
     } else {
       const int fd = pidfd.get();
       watched_.emplace(fd, std::make_pair(key, std::move(pidfd)));
@@ -81,17 +75,14 @@ void ProcessWatcher::Run() {
   for (;;) {
     int n = ::epoll_wait(epoll_.get(), events, 16, -1);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      CRIUS_LOG(kError) << ErrnoStatus("epoll_wait")
-                        << ": process watcher stops";
+      if (errno == EINTR) continue;
+      CRIUS_LOG(kError) << ErrnoStatus("epoll_wait") << ": process watcher stops";
       return;
     }
     std::vector<std::string> exited;
     {
       absl::MutexLock lock(&mu_);
-      if (stop_)
-        return;
+      if (stop_) return;
       for (int i = 0; i < n; ++i) {
         if (events[i].data.fd == wake_.get()) {
           uint64_t count;
@@ -99,8 +90,7 @@ void ProcessWatcher::Run() {
           continue;
         }
         auto it = watched_.find(events[i].data.fd);
-        if (it == watched_.end())
-          continue;
+        if (it == watched_.end()) continue;
         (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->first, nullptr);
         exited.push_back(std::move(it->second.first));
         watched_.erase(it);
@@ -108,9 +98,8 @@ void ProcessWatcher::Run() {
       exited.insert(exited.end(), gone_.begin(), gone_.end());
       gone_.clear();
     }
-    for (const auto &key : exited)
-      callback_(key);
+    for (const auto& key : exited) callback_(key);
   }
 }
 
-} // namespace crius::oci
+}  // namespace crius::oci

@@ -221,13 +221,14 @@ absl::StatusOr<std::string> ContainerManager::Create(const CallContext& ctx,
     slots_.erase(id);
     return record.status();
   }
+  const oci::ProcessIdentity conmon = record->conmon;
   {
     auto ptr = std::make_shared<const ContainerRecord>(*std::move(record));
     absl::MutexLock lock(&mu_);
     records_[id] = ptr;
     Notify(LifecycleEvent::kCreated, ptr);
-    if (monitors_) monitors_->Watch(id, ptr->conmon);
   }
+  if (monitors_) monitors_->Watch(id, conmon);
   names_.Finish(name);
   return id;
 }

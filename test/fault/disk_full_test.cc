@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,13 +19,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/unique_fd.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "test/e2e/image_e2e_util.h"
 #include "test/e2e/sandbox_util.h"
 #include "test/support/image_builder.h"
 #include "test/support/registry_fixture.h"
 #include "test/support/test_daemon.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 
 namespace crius::testing {
 namespace {
@@ -36,39 +37,34 @@ using ::testing::IsEmpty;
 // A tmpfs of `size` on `dir` while this object lives; Resize changes its
 // size in place (the files stay).
 class SmallDisk {
-public:
-  SmallDisk(std::string dir, const std::string &size) : dir_(std::move(dir)) {
+ public:
+  SmallDisk(std::string dir, const std::string& size) : dir_(std::move(dir)) {
     EXPECT_TRUE(MkdirAll(dir_).ok());
     mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
                        absl::StrCat("size=", size, ",mode=0755").c_str()) == 0;
-    EXPECT_TRUE(mounted_) << "mount tmpfs on " << dir_ << ": "
-                          << std::strerror(errno);
+    EXPECT_TRUE(mounted_) << "mount tmpfs on " << dir_ << ": " << std::strerror(errno);
   }
   ~SmallDisk() {
-    if (mounted_)
-      (void)::umount2(dir_.c_str(), MNT_DETACH);
+    if (mounted_) (void)::umount2(dir_.c_str(), MNT_DETACH);
   }
-  SmallDisk(const SmallDisk &) = delete;
-  SmallDisk &operator=(const SmallDisk &) = delete;
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
 
   bool mounted() const { return mounted_; }
-  void Resize(const std::string &size) {
-    ASSERT_EQ(::mount("tmpfs", dir_.c_str(), "tmpfs",
-                      MS_REMOUNT | MS_NOSUID | MS_NODEV,
+  void Resize(const std::string& size) {
+    ASSERT_EQ(::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV,
                       absl::StrCat("size=", size, ",mode=0755").c_str()),
               0)
         << std::strerror(errno);
   }
   // Writes a file until the disk is full; removing it gives the space back.
   void Fill() {
-    UniqueFd fd(::open(filler().c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    UniqueFd fd(::open(filler().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     ASSERT_TRUE(fd.valid()) << std::strerror(errno);
     const std::string chunk(64 << 10, 'f');
     for (;;) {
       ssize_t n = ::write(fd.get(), chunk.data(), chunk.size());
-      if (n > 0)
-        continue;
+      if (n > 0) continue;
       ASSERT_EQ(errno, ENOSPC) << std::strerror(errno);
       break;
     }
@@ -76,44 +72,37 @@ public:
     while (::write(fd.get(), "f", 1) == 1) {
     }
   }
-  void Free() {
-    ASSERT_EQ(::unlink(filler().c_str()), 0) << std::strerror(errno);
-  }
+  void Free() { ASSERT_EQ(::unlink(filler().c_str()), 0) << std::strerror(errno); }
 
-private:
+ private:
   std::string filler() const { return dir_ + "/filler"; }
   std::string dir_;
   bool mounted_ = false;
 };
 
 class DiskFull : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
-    if (::geteuid() != 0)
-      GTEST_SKIP() << "needs root to mount a tmpfs";
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
   }
 
   // Pushes a busybox-free image of one small layer and `big` (a layer
   // holding a file of `size` bytes, compressed with `compression`).
   std::string PushImage(size_t size, Compression compression) {
     registry_ = img::StartRegistry();
-    if (registry_ == nullptr)
-      return "";
-    auto image =
-        ImageBuilder()
-            .AddLayer({TarEntry::File("base", "fine\n")}, Compression::kGzip)
-            .AddLayer({TarEntry::File("big", std::string(size, 'z'))},
-                      compression)
-            .Build();
+    if (registry_ == nullptr) return "";
+    auto image = ImageBuilder()
+                     .AddLayer({TarEntry::File("base", "fine\n")}, Compression::kGzip)
+                     .AddLayer({TarEntry::File("big", std::string(size, 'z'))}, compression)
+                     .Build();
     EXPECT_TRUE(image.ok()) << image.status();
-    if (!image.ok())
-      return "";
+    if (!image.ok()) return "";
     image_ = *image;
     EXPECT_TRUE(registry_->Push(image_, "full/app:v1").ok());
     return registry_->host() + "/full/app:v1";
   }
 
-  void ExpectNoImageAndNoPartialLayer(const std::string &ref) {
+  void ExpectNoImageAndNoPartialLayer(const std::string& ref) {
     auto list = d_.client().ListImages();
     ASSERT_TRUE(list.ok()) << list.status();
     EXPECT_EQ(list->images_size(), 0);
@@ -123,15 +112,31 @@ protected:
     const std::string root = d_.root_dir();
     EXPECT_EQ(img::Entries(img::IngestDir(root)), std::vector<std::string>{});
     EXPECT_FALSE(img::Exists(img::BlobPath(root, image_.layers[1].digest)));
-    EXPECT_FALSE(
-        img::Exists(img::LayerDir(root, img::ChainIds(image_.diff_ids)[1])));
-    for (const auto &name : img::Entries(img::LayersDir(root))) {
+    EXPECT_FALSE(img::Exists(img::LayerDir(root, img::ChainIds(image_.diff_ids)[1])));
+    for (const auto& name : img::Entries(img::LayersDir(root))) {
       EXPECT_NE(name[0], '.') << "unpack leftover " << name;
     }
   }
 
-  // Space is back: the same pull works, and the image outlives a restart.
-  void ExpectPullWorksAndSurvivesARestart(const std::string &ref) {
+  // On a 1 MiB root, pulls an image whose top layer holds a 4 MiB file
+  // (compressed with `compression`): RESOURCE_EXHAUSTED and nothing of the
+  // layer kept. `check_image` looks at the image before the daemon starts.
+  // Once space is back the same pull works, and the image outlives a restart.
+  void ExpectPullOutOfSpaceThenWorks(Compression compression,
+                                     const std::function<void()>& check_image = nullptr) {
+    SmallDisk disk(d_.root_dir(), "1m");
+    ASSERT_TRUE(disk.mounted());
+    const std::string ref = PushImage(4 << 20, compression);
+    ASSERT_FALSE(ref.empty());
+    if (check_image) check_image();
+    ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+
+    auto failed = d_.client().PullImage(PullReq(ref));
+    ASSERT_FALSE(failed.ok());
+    ExpectResourceExhausted(failed.status());
+    ExpectNoImageAndNoPartialLayer(ref);
+
+    disk.Resize("64m");
     auto pulled = d_.client().PullImage(PullReq(ref));
     ASSERT_TRUE(pulled.ok()) << pulled.status() << d_.Log();
     ASSERT_TRUE(d_.Stop().ok());
@@ -141,7 +146,7 @@ protected:
     EXPECT_TRUE(st->has_image());
   }
 
-  void ExpectResourceExhausted(const absl::Status &s) {
+  void ExpectResourceExhausted(const absl::Status& s) {
     EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
     EXPECT_TRUE(absl::StrContains(s.message(), "No space left on device")) << s;
   }
@@ -154,38 +159,14 @@ protected:
 // The layer does not fit while it downloads (stored as it comes, no
 // compression to hide its size).
 TEST_F(DiskFull, PullOutOfSpaceWhileDownloadingIsResourceExhausted) {
-  SmallDisk disk(d_.root_dir(), "1m");
-  ASSERT_TRUE(disk.mounted());
-  const std::string ref = PushImage(4 << 20, Compression::kNone);
-  ASSERT_FALSE(ref.empty());
-  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
-
-  auto pulled = d_.client().PullImage(PullReq(ref));
-  ASSERT_FALSE(pulled.ok());
-  ExpectResourceExhausted(pulled.status());
-  ExpectNoImageAndNoPartialLayer(ref);
-
-  disk.Resize("64m");
-  ExpectPullWorksAndSurvivesARestart(ref);
+  ExpectPullOutOfSpaceThenWorks(Compression::kNone);
 }
 
 // The compressed layer fits; its content does not, while it unpacks.
 TEST_F(DiskFull, PullOutOfSpaceWhileUnpackingIsResourceExhausted) {
-  SmallDisk disk(d_.root_dir(), "1m");
-  ASSERT_TRUE(disk.mounted());
-  const std::string ref = PushImage(4 << 20, Compression::kGzip);
-  ASSERT_FALSE(ref.empty());
-  ASSERT_LT(image_.layers[1].data.size(), 256u << 10)
-      << "the layer should compress well";
-  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
-
-  auto pulled = d_.client().PullImage(PullReq(ref));
-  ASSERT_FALSE(pulled.ok());
-  ExpectResourceExhausted(pulled.status());
-  ExpectNoImageAndNoPartialLayer(ref);
-
-  disk.Resize("64m");
-  ExpectPullWorksAndSurvivesARestart(ref);
+  ExpectPullOutOfSpaceThenWorks(Compression::kGzip, [this] {
+    EXPECT_LT(image_.layers[1].data.size(), 256u << 10) << "the layer should compress well";
+  });
 }
 
 // No room for the pod's record: RunPodSandbox is RESOURCE_EXHAUSTED and
@@ -246,8 +227,7 @@ TEST_F(DiskFull, StopOnAFullDiskKeepsAWholeRecordAndARestartRecovers) {
   runtime::v1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(*id);
   auto stopped = d_.client().StopPodSandbox(stop);
-  if (!stopped.ok())
-    ExpectResourceExhausted(stopped.status());
+  if (!stopped.ok()) ExpectResourceExhausted(stopped.status());
   EXPECT_THAT(img::Entries(records), ::testing::ElementsAre(*id + ".json"));
   EXPECT_EQ(ReadFile(records + "/" + *id + ".json").value_or(""), *record)
       << "the record changed although nothing could be written";
@@ -266,5 +246,5 @@ TEST_F(DiskFull, StopOnAFullDiskKeepsAWholeRecordAndARestartRecovers) {
   EXPECT_THAT(MountsUnder(d_.state_dir() + "/"), IsEmpty());
 }
 
-} // namespace
-} // namespace crius::testing
+}  // namespace
+}  // namespace crius::testing

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/files.h"
 #include "common/strings.h"
 #include "gtest/gtest.h"
 #include "test/e2e/image_e2e_util.h"
@@ -330,6 +331,45 @@ TEST(ImageFault, DaemonKilledDuringAPullRestartsClean) {
   for (const auto& name : img::Entries(img::LayersDir(root))) {
     EXPECT_NE(name[0], '.') << "unpack leftover " << name;
   }
+}
+
+// A top layer whose tar stream ends right after its last file's data (no
+// padding, no zero blocks; umoci 0.4.7 writes such layers) is pulled and
+// unpacked; one cut inside that data is refused and nothing of it is kept.
+TEST(ImageFault, LayerEndingAfterItsLastDataIsPulledAndOneCutInsideItIsRefused) {
+  auto reg = img::StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  auto build = [](ImageBuilder::TarEnd end) {
+    return ImageBuilder()
+        .AddLayer({TarEntry::File("base", "fine\n")}, Compression::kGzip)
+        .AddLayer({TarEntry::File("etc/last", std::string(3000, 'z'))}, Compression::kGzip)
+        .TopLayerTarEnd(end)
+        .Build();
+  };
+  auto ended = build(ImageBuilder::TarEnd::kAfterLastData);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  auto cut = build(ImageBuilder::TarEnd::kInsideLastData);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  ASSERT_TRUE(reg->Push(*ended, "umoci/app:v1").ok());
+  ASSERT_TRUE(reg->Push(*cut, "umoci/app:cut").ok());
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  const std::string root = d.root_dir();
+
+  auto refused = d.client().PullImage(PullReq(reg->host() + "/umoci/app:cut"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_FALSE(img::Exists(img::LayerDir(root, img::ChainIds(cut->diff_ids)[1])));
+  EXPECT_EQ(img::Entries(img::IngestDir(root)), std::vector<std::string>{});
+  for (const auto& name : img::Entries(img::LayersDir(root))) {
+    EXPECT_NE(name[0], '.') << "unpack leftover " << name;
+  }
+
+  const std::string ref = reg->host() + "/umoci/app:v1";
+  auto pulled = d.client().PullImage(PullReq(ref));
+  ASSERT_TRUE(pulled.ok()) << pulled.status() << d.Log();
+  auto data = ReadFile(img::LayerDir(root, img::ChainIds(ended->diff_ids)[1]) + "/diff/etc/last");
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(*data, std::string(3000, 'z'));
 }
 
 TEST(ImageFault, Schema1ManifestIsAClearError) {

@@ -227,6 +227,10 @@ ImageBuilder& ImageBuilder::Platform(std::string os, std::string architecture, s
   return *this;
 }
 ImageBuilder& ImageBuilder::DockerSchema2(bool on) { docker_ = on; return *this; }
+ImageBuilder& ImageBuilder::TopLayerTarEnd(TarEnd end) {
+  top_tar_end_ = end;
+  return *this;
+}
 
 absl::StatusOr<BuiltImage> ImageBuilder::Build() const {
   BuiltImage img;
@@ -239,6 +243,10 @@ absl::StatusOr<BuiltImage> ImageBuilder::Build() const {
       return absl::InvalidArgumentError("Docker schema 2 has no zstd layers");
     }
     ASSIGN_OR_RETURN(std::string tar, BuildTar(entries));
+    if (top_tar_end_ != TarEnd::kComplete && &entries == &layers_.back().first) {
+      const size_t data_end = tar.find_last_not_of('\0') + 1;
+      tar.resize(top_tar_end_ == TarEnd::kAfterLastData ? data_end : data_end - 10);
+    }
     img.diff_ids.push_back(Sha256Digest(tar));
     ASSIGN_OR_RETURN(std::string blob, Compress(tar, compression));
     img.layers.push_back(MakeBlob(LayerMediaType(compression, docker_), std::move(blob)));

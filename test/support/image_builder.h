@@ -88,6 +88,13 @@ class ImageBuilder {
   // Docker schema 2 manifest and config media types instead of OCI's
   // (layers must then be gzip or uncompressed).
   ImageBuilder& DockerSchema2(bool on = true);
+  // How the top layer's tar stream ends. kAfterLastData: right after the
+  // last member's data, without padding or the two zero blocks (as umoci
+  // 0.4.7's `umoci insert` writes layers); kInsideLastData: 10 bytes short
+  // of that, a truncated stream. The last member must be a file whose data
+  // ends in a non-zero byte. The DiffID is of the bytes as they are.
+  enum class TarEnd { kComplete, kAfterLastData, kInsideLastData };
+  ImageBuilder& TopLayerTarEnd(TarEnd end);
 
   absl::StatusOr<BuiltImage> Build() const;
 
@@ -101,6 +108,7 @@ class ImageBuilder {
   std::vector<std::pair<std::string, std::string>> labels_;
   std::string os_ = "linux", architecture_ = "amd64", variant_;
   bool docker_ = false;
+  TarEnd top_tar_end_ = TarEnd::kComplete;
 };
 
 }  // namespace crius::testing

@@ -17,31 +17,29 @@ namespace crius::oci {
 namespace {
 
 class KeyRecorder {
-public:
+ public:
   ProcessWatcher::Callback callback() {
-    return [this](const std::string &key) {
+    return [this](const std::string& key) {
       absl::MutexLock lock(&mu_);
       ++count_[key];
     };
   }
-  bool WaitFor(const std::string &key,
-               absl::Duration timeout = absl::Seconds(20)) {
+  bool WaitFor(const std::string& key, absl::Duration timeout = absl::Seconds(20)) {
     absl::MutexLock lock(&mu_);
-    auto seen = [&]()
-                    ABSL_SHARED_LOCKS_REQUIRED(mu_) { return count_[key] > 0; };
+    auto seen = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return count_[key] > 0; };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
   }
-  int Count(const std::string &key) {
+  int Count(const std::string& key) {
     absl::MutexLock lock(&mu_);
     return count_[key];
   }
 
-private:
+ private:
   absl::Mutex mu_;
   std::map<std::string, int> count_ ABSL_GUARDED_BY(mu_);
 };
 
-void KillAndReap(Subprocess &child) {
+void KillAndReap(Subprocess& child) {
   ASSERT_TRUE(child.Signal(SIGKILL).ok());
   ASSERT_TRUE(child.Wait(absl::Seconds(20)).ok());
 }
@@ -104,5 +102,5 @@ TEST(ProcessWatcherTest, NothingIsReportedAfterDestruction) {
   EXPECT_EQ(rec.Count("a"), 0);
 }
 
-} // namespace
-} // namespace crius::oci
+}  // namespace
+}  // namespace crius::oci
