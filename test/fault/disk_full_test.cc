@@ -1,9 +1,10 @@
-// A full disk under the daemon's root (images, layers, records): a small
-// tmpfs mounted on the test daemon's root dir. A pull that runs out of space
-// while downloading or while unpacking, and a RunPodSandbox whose record
-// cannot be written, must fail with RESOURCE_EXHAUSTED, keep no partial
-// blob, layer or record, and work once space returns, also across a
-// restart of the daemon. Needs root (mount).
+// A full disk under the daemon's root (images, layers, records, container
+// writable layers): a small tmpfs mounted on the test daemon's root dir. A
+// pull that runs out of space while downloading or while unpacking, and a
+// RunPodSandbox, StopPodSandbox or CreateContainer whose record cannot be
+// written, must fail with RESOURCE_EXHAUSTED, keep no partial blob, layer or
+// record, and work once space returns, also across a restart of the daemon.
+// Needs root (mount).
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -21,6 +22,7 @@
 #include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/e2e/container_util.h"
 #include "test/e2e/image_e2e_util.h"
 #include "test/e2e/sandbox_util.h"
 #include "test/support/image_builder.h"
@@ -244,6 +246,50 @@ TEST_F(DiskFull, StopOnAFullDiskKeepsAWholeRecordAndARestartRecovers) {
   EXPECT_TRUE(d_.client().RemovePodSandbox(rm).ok()) << d_.Log();
   EXPECT_THAT(img::Entries(records), IsEmpty());
   EXPECT_THAT(MountsUnder(d_.state_dir() + "/"), IsEmpty());
+}
+
+// The container fixture (busybox pulled, one pod) on a 32 MiB root.
+class DiskFullContainer : public ContainerE2E {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+    ContainerE2E::SetUp();
+  }
+  void BeforeDaemonStart() override {
+    disk_ = std::make_unique<SmallDisk>(d_.root_dir(), "32m");
+    ASSERT_TRUE(disk_->mounted());
+  }
+  std::unique_ptr<SmallDisk> disk_;
+};
+
+// No room for a container's record or writable layer: CreateContainer is
+// RESOURCE_EXHAUSTED and leaves no record, rootfs or overlay mount; once
+// space returns the retry runs, and the container outlives a restart.
+TEST_F(DiskFullContainer, CreateContainerWithoutRoomIsResourceExhausted) {
+  const std::string records = d_.root_dir() + "/containers";
+  disk_->Fill();
+  auto failed = Create("web", {"/bin/sleep", "1000"});
+  ASSERT_FALSE(failed.ok()) << "created " << *failed;
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kResourceExhausted) << failed.status();
+  EXPECT_THAT(img::Entries(records), IsEmpty());
+  EXPECT_THAT(img::VisibleEntries(d_.root_dir() + "/overlay"), ::testing::Each(::testing::Eq("l")));
+  EXPECT_THAT(MountsUnder(d_.root_dir() + "/overlay/"), IsEmpty());
+  auto listed = d_.client().ListContainers({});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->containers_size(), 0);
+
+  disk_->Free();
+  auto id = Create("web", {"/bin/sleep", "1000"});
+  ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
+  ASSERT_TRUE(Start(*id).ok()) << d_.Log();
+  WaitFor(*id, runtime::v1::CONTAINER_RUNNING);
+  ASSERT_TRUE(d_.Stop().ok());
+  ASSERT_TRUE(d_.Start().ok()) << d_.Log();
+  WaitFor(*id, runtime::v1::CONTAINER_RUNNING);
+  runtime::v1::RemoveContainerRequest rm;
+  rm.set_container_id(*id);
+  EXPECT_TRUE(d_.client().RemoveContainer(rm).ok()) << d_.Log();
+  EXPECT_THAT(img::Entries(records), IsEmpty());
 }
 
 }  // namespace
