@@ -9,8 +9,8 @@
 #include <boost/asio/write.hpp>
 #include <csignal>
 #include <deque>
-#include <set>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "client/stream_client.h"
@@ -37,7 +37,8 @@ struct Conn {
 
 class Forwarder {
  public:
-  Forwarder(asio::io_context& io, std::ostream& err) : io_(io), acceptor_(io), signals_(io), err_(err) {}
+  Forwarder(asio::io_context& io, std::ostream& err)
+      : io_(io), acceptor_(io), signals_(io), err_(err) {}
 
   absl::Status Run(PortTunnelTarget target, int local_port) {
     signals_.add(SIGINT);
@@ -122,24 +123,24 @@ class Forwarder {
   // Local bytes go to the tunnel; the next read waits until they were
   // written to the connection, so a fast local writer is held back.
   void ReadLocal(std::shared_ptr<Conn> c) {
-    c->socket.async_read_some(
-        asio::buffer(c->buf), [this, c](const boost::system::error_code& ec, size_t n) {
-          if (c->done) return;
-          if (ec == asio::error::eof) {
-            c->local_eof = true;
-            c->tunnel->FinishSending();
-            MaybeFinish(c);
-            return;
-          }
-          if (ec) {
-            c->tunnel->Reset();
-            Drop(c);
-            return;
-          }
-          c->tunnel->Send(std::string(c->buf, n), [this, c] {
-            if (!c->done) ReadLocal(c);
-          });
-        });
+    c->socket.async_read_some(asio::buffer(c->buf),
+                              [this, c](const boost::system::error_code& ec, size_t n) {
+                                if (c->done) return;
+                                if (ec == asio::error::eof) {
+                                  c->local_eof = true;
+                                  c->tunnel->FinishSending();
+                                  MaybeFinish(c);
+                                  return;
+                                }
+                                if (ec) {
+                                  c->tunnel->Reset();
+                                  Drop(c);
+                                  return;
+                                }
+                                c->tunnel->Send(std::string(c->buf, n), [this, c] {
+                                  if (!c->done) ReadLocal(c);
+                                });
+                              });
   }
 
   // Pod bytes go to the local socket; the tunnel's window reopens only as

@@ -45,8 +45,8 @@ absl::StatusOr<streaming::UpgradeResult> UpgradeSpdy(tcp::socket& socket, const 
   absl::StatusOr<streaming::UpgradeResult> up = streaming::DialUpgrade(socket, url, "POST", extra);
   if (!up.ok()) return up.status();
   if (up->status != 101) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "streaming server refused the upgrade: HTTP ", up->status, ": ", up->body));
+    return absl::FailedPreconditionError(
+        absl::StrCat("streaming server refused the upgrade: HTTP ", up->status, ": ", up->body));
   }
   return up;
 }
@@ -293,11 +293,11 @@ class SpdyTunnels : public PortTunnels {
   absl::StatusOr<std::unique_ptr<PortTunnel>> Open(PortTunnel::Callbacks cb) override {
     std::string request = std::to_string(next_request_++);
     auto& session = routes_->session;
-    absl::StatusOr<uint32_t> error_id = session->OpenStream(
-        {{"streamtype", "error"}, {"port", port_}, {"requestid", request}});
+    absl::StatusOr<uint32_t> error_id =
+        session->OpenStream({{"streamtype", "error"}, {"port", port_}, {"requestid", request}});
     if (!error_id.ok()) return error_id.status();
-    absl::StatusOr<uint32_t> data_id = session->OpenStream(
-        {{"streamtype", "data"}, {"port", port_}, {"requestid", request}});
+    absl::StatusOr<uint32_t> data_id =
+        session->OpenStream({{"streamtype", "data"}, {"port", port_}, {"requestid", request}});
     if (!data_id.ok()) return data_id.status();
     auto tunnel = std::make_unique<Tunnel>(routes_, std::move(cb));
     tunnel->Register(*error_id, *data_id);

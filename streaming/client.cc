@@ -112,9 +112,9 @@ absl::StatusOr<UpgradeResult> DialWebSocket(tcp::socket& socket, const std::stri
     return absl::InternalError("getrandom for the WebSocket key failed");
   }
   std::string key = absl::Base64Escape(absl::string_view(nonce, sizeof(nonce)));
-  std::string extra = absl::StrCat(
-      "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-      "Sec-WebSocket-Key: ", key, "\r\n");
+  std::string extra =
+      absl::StrCat("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+                   "Sec-WebSocket-Key: ", key, "\r\n");
   if (!protocols.empty()) {
     absl::StrAppend(&extra, "Sec-WebSocket-Protocol: ", absl::StrJoin(protocols, ", "), "\r\n");
   }

@@ -38,11 +38,13 @@ struct CtlRun {
 };
 
 class CritestStreaming : public ContainerE2E, public ::testing::WithParamInterface<std::string> {
- protected:
+ public:
+  using ContainerE2E::Create;
+  using ContainerE2E::Start;
+
   // `criusctl -r <daemon> CMD --transport <param> ARGS...` to its end, with
   // `input` as its stdin.
-  CtlRun Ctl(const std::string& cmd, std::vector<std::string> args,
-             const std::string& input = "") {
+  CtlRun Ctl(const std::string& cmd, std::vector<std::string> args, const std::string& input = "") {
     ExecOptions o;
     o.argv = {kCriusctl, "-r", d_.endpoint(), cmd, "--transport", GetParam()};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
@@ -71,9 +73,8 @@ class CritestStreaming : public ContainerE2E, public ::testing::WithParamInterfa
     ASSERT_TRUE(local.ok()) << local.status();
     const std::string err_file = d_.dir() + "/port-forward-" + GetParam() + ".err";
     SubprocessOptions so;
-    so.argv = {kCriusctl,  "-r",      d_.endpoint(),
-               "port-forward", "--transport", GetParam(),
-               pod_id_,    absl::StrCat(*local, ":", remote)};
+    so.argv = {kCriusctl,     "-r",       d_.endpoint(), "port-forward",
+               "--transport", GetParam(), pod_id_,       absl::StrCat(*local, ":", remote)};
     so.env = {"PATH=/usr/bin:/bin"};
     so.stdout_path = "/dev/null";
     so.stderr_path = err_file;
@@ -135,30 +136,28 @@ TEST_P(CritestStreaming, ExecExitCodeIsCriusctlsExitCode) {
 // critest: a container running `sh` with stdin open; attach, type `echo
 // hello`, see hello. The input ends with `exit` so the shell (and with it
 // the session) ends whether or not the runtime passes the client's EOF on.
-TEST_P(CritestStreaming, Attach) {
-  auto id = Create("container-for-attach-test", {"sh"}, [](rt::ContainerConfig& c) {
-    c.set_stdin(true);
-    c.set_stdin_once(true);
-  });
-  ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
-  ASSERT_TRUE(Start(*id).ok()) << d_.Log();
-  CtlRun r = Ctl("attach", {"-i", *id}, "echo hello\nexit\n");
-  EXPECT_EQ(r.code, 0) << r.err << d_.Log();
-  EXPECT_EQ(r.out, "hello\n");
+// Returns what criusctl printed.
+std::string AttachToShell(CritestStreaming& t, bool tty) {
+  auto id = t.Create(tty ? "container-for-attach-tty-test" : "container-for-attach-test", {"sh"},
+                     [tty](rt::ContainerConfig& c) {
+                       c.set_stdin(true);
+                       c.set_stdin_once(true);
+                       c.set_tty(tty);
+                     });
+  EXPECT_TRUE(id.ok()) << id.status();
+  if (!id.ok() || !t.Start(*id).ok()) return "<not started>";
+  std::vector<std::string> args = {"-i", *id};
+  if (tty) args.insert(args.begin(), "-t");
+  CtlRun r = t.Ctl("attach", args, "echo hello\nexit\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  return r.out;
 }
 
+TEST_P(CritestStreaming, Attach) { EXPECT_EQ(AttachToShell(*this, false), "hello\n"); }
+
 TEST_P(CritestStreaming, AttachWithTty) {
-  auto id = Create("container-for-attach-tty-test", {"sh"}, [](rt::ContainerConfig& c) {
-    c.set_stdin(true);
-    c.set_stdin_once(true);
-    c.set_tty(true);
-  });
-  ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
-  ASSERT_TRUE(Start(*id).ok()) << d_.Log();
-  CtlRun r = Ctl("attach", {"-i", "-t", *id}, "echo hello\nexit\n");
-  EXPECT_EQ(r.code, 0) << r.err << d_.Log();
   // The terminal echoes the input: "echo hello" comes back, then "hello".
-  EXPECT_THAT(r.out, HasSubstr("hello\r\n")) << r.out;
+  EXPECT_THAT(AttachToShell(*this, true), HasSubstr("hello\r\n"));
 }
 
 // critest: a host-network pod with a web server on a host port, forwarded.
@@ -181,7 +180,8 @@ class CritestStreamingPodNetwork : public CritestStreaming {
     CritestStreaming::SetUp();
   }
   void EditPod(rt::PodSandboxConfig& c) override {
-    c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(rt::POD);
+    c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+        rt::POD);
     c.set_hostname("critest-" + RandomHex(6));
     auto* mapping = c.add_port_mappings();
     mapping->set_protocol(rt::TCP);

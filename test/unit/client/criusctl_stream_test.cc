@@ -149,8 +149,7 @@ class CriusctlTransportTest : public CriusctlStreamTest,
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Transports, CriusctlTransportTest,
-                         ::testing::Values("spdy", "websocket"),
+INSTANTIATE_TEST_SUITE_P(Transports, CriusctlTransportTest, ::testing::Values("spdy", "websocket"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST_P(CriusctlTransportTest, ExecStreamsOutput) {
