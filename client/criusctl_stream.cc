@@ -1,5 +1,6 @@
 // criusctl commands that stream: exec (without -s), attach, port-forward.
-// The RPC only answers a URL; the bytes then go over SPDY (stream_client.h).
+// The RPC only answers a URL; the bytes then go over SPDY or WebSocket
+// (--transport; stream_client.h).
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,30 +12,26 @@ namespace {
 
 namespace v1 = runtime::v1;
 
-absl::Status CheckTransport(const CommandContext& ctx) {
-  std::string transport = ctx.flags.Get("transport", "spdy");
-  if (transport == "spdy") return absl::OkStatus();
-  if (transport == "websocket") {
-    return absl::UnimplementedError(
-        "criusctl speaks only SPDY to the streaming server so far");
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--transport is spdy or websocket, not \"", transport, "\""));
+absl::StatusOr<StreamTransport> TransportOf(const CommandContext& ctx) {
+  return ParseStreamTransport(ctx.flags.Get("transport", "spdy"));
 }
 
-RemoteCommandIo IoFor(CommandContext& ctx, bool in, bool tty) {
-  return {.stdin = in,
-          .tty = tty,
-          .in_fd = ctx.session.options().stdin_fd,
-          .out = &ctx.out,
-          .err = &ctx.err};
+absl::StatusOr<RemoteCommandIo> IoFor(CommandContext& ctx, bool in, bool tty) {
+  absl::StatusOr<StreamTransport> transport = TransportOf(ctx);
+  if (!transport.ok()) return transport.status();
+  return RemoteCommandIo{.transport = *transport,
+                         .stdin = in,
+                         .tty = tty,
+                         .in_fd = ctx.session.options().stdin_fd,
+                         .out = &ctx.out,
+                         .err = &ctx.err};
 }
 
 absl::StatusOr<int> Exec(CommandContext& ctx) {
   if (ctx.flags.GetBool("sync")) return ExecSync(ctx);
-  if (absl::Status s = CheckTransport(ctx); !s.ok()) return s;
   bool in = ctx.flags.GetBool("interactive");
   bool tty = ctx.flags.GetBool("tty");
+  CRIUSCTL_ASSIGN_OR_RETURN(io, IoFor(ctx, in, tty));
   const std::vector<std::string>& args = ctx.flags.positional();
   v1::ExecRequest request;
   request.set_container_id(args[0]);
@@ -45,13 +42,13 @@ absl::StatusOr<int> Exec(CommandContext& ctx) {
   request.set_tty(tty);
   CRIUSCTL_ASSIGN_OR_RETURN(client, ctx.session.Runtime());
   CRIUSCTL_ASSIGN_OR_RETURN(response, client->Exec(request));
-  return RunRemoteCommand(response.url(), IoFor(ctx, in, tty));
+  return RunRemoteCommand(response.url(), io);
 }
 
 absl::StatusOr<int> Attach(CommandContext& ctx) {
-  if (absl::Status s = CheckTransport(ctx); !s.ok()) return s;
   bool in = ctx.flags.GetBool("interactive");
   bool tty = ctx.flags.GetBool("tty");
+  CRIUSCTL_ASSIGN_OR_RETURN(io, IoFor(ctx, in, tty));
   v1::AttachRequest request;
   request.set_container_id(ctx.flags.positional()[0]);
   request.set_stdin(in);
@@ -60,13 +57,11 @@ absl::StatusOr<int> Attach(CommandContext& ctx) {
   request.set_tty(tty);
   CRIUSCTL_ASSIGN_OR_RETURN(client, ctx.session.Runtime());
   CRIUSCTL_ASSIGN_OR_RETURN(response, client->Attach(request));
-  return RunRemoteCommand(response.url(), IoFor(ctx, in, tty));
+  return RunRemoteCommand(response.url(), io);
 }
 
 absl::StatusOr<int> PortForward(CommandContext& ctx) {
-  if (ctx.flags.Has("transport") && ctx.flags.Get("transport") != "spdy") {
-    return absl::UnimplementedError("port-forward speaks only SPDY");
-  }
+  CRIUSCTL_ASSIGN_OR_RETURN(transport, TransportOf(ctx));
   const std::string& ports = ctx.flags.positional()[1];
   size_t colon = ports.find(':');
   int local = 0, remote = 0;
@@ -82,9 +77,19 @@ absl::StatusOr<int> PortForward(CommandContext& ctx) {
   request.add_port(remote);
   CRIUSCTL_ASSIGN_OR_RETURN(client, ctx.session.Runtime());
   CRIUSCTL_ASSIGN_OR_RETURN(response, client->PortForward(request));
+  PortTunnelTarget target;
+  target.transport = transport;
+  target.url = response.url();
+  target.remote_port = remote;
+  // A WebSocket session carries one connection and a URL serves one
+  // session: every further connection asks the runtime for a fresh URL.
+  target.next_url = [client, request]() -> absl::StatusOr<std::string> {
+    absl::StatusOr<runtime::v1::PortForwardResponse> again = client->PortForward(request);
+    if (!again.ok()) return again.status();
+    return again->url();
+  };
   ctx.err << "Forwarding from 127.0.0.1:" << local << " -> " << remote << "\n";
-  if (absl::Status s = RunPortForward(response.url(), local, remote, ctx.err);
-      !s.ok()) {
+  if (absl::Status s = RunPortForward(std::move(target), local, ctx.err); !s.ok()) {
     return s;
   }
   return 0;

@@ -6,16 +6,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -23,17 +19,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "streaming/client.h"
 #include "streaming/remotecommand.h"
-#include "streaming/spdy_session.h"
-#include "streaming/transport.h"
 
 namespace crius::client {
 namespace {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
-using streaming::SpdySession;
 
 // Puts a terminal in raw mode for the life of the object, so keys reach the
 // remote side unprocessed (Ctrl-C included), and restores it on every exit.
@@ -72,25 +63,6 @@ std::string ResizeMessage(const winsize& ws) {
                       "}\n");
 }
 
-// Dials `url` and upgrades it to SPDY/3.1 offering `protocols`.
-absl::StatusOr<streaming::UpgradeResult> Upgrade(
-    tcp::socket& socket, const std::string& url,
-    const std::vector<std::string>& protocols) {
-  std::string extra = "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n";
-  for (const std::string& p : protocols) {
-    absl::StrAppend(&extra, "X-Stream-Protocol-Version: ", p, "\r\n");
-  }
-  absl::StatusOr<streaming::UpgradeResult> up =
-      streaming::DialUpgrade(socket, url, "POST", extra);
-  if (!up.ok()) return up.status();
-  if (up->status != 101) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("streaming server refused the upgrade: HTTP ", up->status,
-                     ": ", up->body));
-  }
-  return up;
-}
-
 // Reads stdin on its own thread (a blocking read on a tty or pipe cannot
 // sit in the io_context) and hands each chunk to the session, waiting until
 // it was written so a fast producer cannot queue unbounded memory. A pipe
@@ -98,9 +70,8 @@ absl::StatusOr<streaming::UpgradeResult> Upgrade(
 // shared because the session may run its `done` callbacks after we left.
 class StdinPump {
  public:
-  StdinPump(asio::io_context& io, int fd, std::weak_ptr<SpdySession> session,
-            uint32_t stream)
-      : io_(io), fd_(fd), session_(std::move(session)), stream_(stream) {}
+  StdinPump(asio::io_context& io, int fd, std::weak_ptr<RemoteCommandConnection> conn)
+      : io_(io), fd_(fd), conn_(std::move(conn)) {}
   ~StdinPump() { Stop(); }
 
   absl::Status Start() {
@@ -155,23 +126,21 @@ class StdinPump {
   }
 
   void Post(std::string data, bool fin) {
-    asio::post(io_, [state = state_, session = session_, stream = stream_,
-                     data = std::move(data), fin]() mutable {
+    asio::post(io_, [state = state_, conn = conn_, data = std::move(data), fin]() mutable {
       auto finish = [state] {
         std::lock_guard<std::mutex> lock(state->mu);
         ++state->sent;
         state->cv.notify_all();
       };
-      auto s = session.lock();
-      if (!s || s->closed()) return finish();
-      s->Send(stream, std::move(data), fin, finish);
+      auto c = conn.lock();
+      if (!c || c->closed()) return finish();
+      c->SendStdin(std::move(data), fin, finish);
     });
   }
 
   asio::io_context& io_;
   int fd_;
-  std::weak_ptr<SpdySession> session_;
-  uint32_t stream_;
+  std::weak_ptr<RemoteCommandConnection> conn_;
   int wake_[2] = {-1, -1};
   std::thread thread_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
@@ -208,79 +177,44 @@ absl::StatusOr<int> ExitCodeFromErrorStream(int version,
   return absl::UnknownError(status.value("message", payload));
 }
 
-absl::StatusOr<int> RunRemoteCommand(const std::string& url,
-                                     const RemoteCommandIo& rio) {
+absl::StatusOr<int> RunRemoteCommand(const std::string& url, const RemoteCommandIo& rio) {
   asio::io_context io(1);
-  tcp::socket socket(io);
-  absl::StatusOr<streaming::UpgradeResult> up =
-      Upgrade(socket, url,
-              {"v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
-               "channel.k8s.io"});
-  if (!up.ok()) return up.status();
-  int version = streaming::RemoteCommandVersion(up->protocol);
-
-  std::map<uint32_t, std::ostream*> sinks;
-  uint32_t error_id = 0;
   std::string error_text;
   absl::Status closed_status;
   bool closed = false;
   asio::signal_set winch(io);
-  std::weak_ptr<SpdySession> weak;
-  SpdySession::Callbacks cb;
-  cb.on_data = [&](uint32_t id, std::string data) {
-    if (id == error_id) {
+  RemoteCommandConnection::Callbacks cb;
+  cb.on_output = [&](RemoteCommandConnection::Output which, std::string data) {
+    if (which == RemoteCommandConnection::Output::kError) {
       error_text += data;
-    } else if (auto it = sinks.find(id); it != sinks.end()) {
-      it->second->write(data.data(), data.size());
-      it->second->flush();
+      return;
     }
-    if (auto s = weak.lock()) s->Consumed(id, data.size());
+    std::ostream* sink = which == RemoteCommandConnection::Output::kStdout ? rio.out : rio.err;
+    if (sink == nullptr) return;
+    sink->write(data.data(), data.size());
+    sink->flush();
   };
   cb.on_closed = [&](const absl::Status& s) {
     closed = true;
     closed_status = s;
     winch.cancel();
   };
-  auto session =
-      SpdySession::Create(streaming::MakeTcpTransport(std::move(socket)),
-                          SpdySession::Role::kClient, std::move(cb));
-  weak = session;
-  session->Start(up->leftover);
-  auto open = [&](const char* type) {
-    return session->OpenStream({{"streamtype", type}});
-  };
-  // The error stream first, as client-go does.
-  absl::StatusOr<uint32_t> id = open("error");
-  if (!id.ok()) return id.status();
-  error_id = *id;
+  absl::StatusOr<std::shared_ptr<RemoteCommandConnection>> connected = ConnectRemoteCommand(
+      io, rio.transport, url, {.stdin = rio.stdin, .tty = rio.tty}, std::move(cb));
+  if (!connected.ok()) return connected.status();
+  std::shared_ptr<RemoteCommandConnection> conn = std::move(*connected);
+  int version = conn->version();
   std::unique_ptr<StdinPump> pump;
-  if (rio.stdin) {
-    if (!(id = open("stdin")).ok()) return id.status();
-    pump = std::make_unique<StdinPump>(io, rio.in_fd, weak, *id);
-  }
-  if (!(id = open("stdout")).ok()) return id.status();
-  sinks[*id] = rio.out;
-  if (!rio.tty) {
-    if (!(id = open("stderr")).ok()) return id.status();
-    sinks[*id] = rio.err;
-  }
-  winsize ws{};
+  if (rio.stdin) pump = std::make_unique<StdinPump>(io, rio.in_fd, conn);
   std::function<void(const boost::system::error_code&, int)> on_winch;
-  // With a tty the server waits for the resize stream (client-go always
-  // opens it), even when we have no local terminal size to send.
-  if (rio.tty && version >= 3) {
-    if (!(id = open("resize")).ok()) return id.status();
-    uint32_t resize_id = *id;
-    if (CurrentTerminalSize(rio.in_fd, ws)) {
-      session->Send(resize_id, ResizeMessage(ws), false);
-    }
+  if (rio.tty) {
+    winsize ws{};
+    if (CurrentTerminalSize(rio.in_fd, ws)) conn->SendResize(ResizeMessage(ws));
     winch.add(SIGWINCH);
-    on_winch = [&, resize_id](const boost::system::error_code& ec, int) {
-      if (ec || session->closed()) return;
+    on_winch = [&](const boost::system::error_code& ec, int) {
+      if (ec || conn->closed()) return;
       winsize now{};
-      if (CurrentTerminalSize(rio.in_fd, now)) {
-        session->Send(resize_id, ResizeMessage(now), false);
-      }
+      if (CurrentTerminalSize(rio.in_fd, now)) conn->SendResize(ResizeMessage(now));
       winch.async_wait(on_winch);
     };
     winch.async_wait(on_winch);

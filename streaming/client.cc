@@ -1,14 +1,19 @@
 #include "streaming/client.h"
 
+#include <sys/random.h>
+
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
@@ -16,6 +21,7 @@
 #include "streaming/remotecommand.h"
 #include "streaming/spdy_session.h"
 #include "streaming/transport.h"
+#include "streaming/ws_frame.h"
 
 namespace crius::streaming {
 namespace {
@@ -80,6 +86,10 @@ absl::StatusOr<UpgradeResult> DialUpgrade(tcp::socket& socket, const std::string
     std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(lines[i], ':');
     if (absl::EqualsIgnoreCase(kv.first, "X-Stream-Protocol-Version")) {
       r.protocol = std::string(absl::StripAsciiWhitespace(kv.second));
+    } else if (absl::EqualsIgnoreCase(kv.first, "Sec-WebSocket-Protocol")) {
+      r.protocol = std::string(absl::StripAsciiWhitespace(kv.second));
+    } else if (absl::EqualsIgnoreCase(kv.first, "Sec-WebSocket-Accept")) {
+      r.ws_accept = std::string(absl::StripAsciiWhitespace(kv.second));
     }
   }
   if (r.status != 101) {
@@ -93,6 +103,36 @@ absl::StatusOr<UpgradeResult> DialUpgrade(tcp::socket& socket, const std::string
     }
   }
   return r;
+}
+
+absl::StatusOr<UpgradeResult> DialWebSocket(tcp::socket& socket, const std::string& url,
+                                            const std::vector<std::string>& protocols) {
+  char nonce[16];
+  if (getrandom(nonce, sizeof(nonce), 0) != static_cast<ssize_t>(sizeof(nonce))) {
+    return absl::InternalError("getrandom for the WebSocket key failed");
+  }
+  std::string key = absl::Base64Escape(absl::string_view(nonce, sizeof(nonce)));
+  std::string extra =
+      absl::StrCat("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+                   "Sec-WebSocket-Key: ", key, "\r\n");
+  if (!protocols.empty()) {
+    absl::StrAppend(&extra, "Sec-WebSocket-Protocol: ", absl::StrJoin(protocols, ", "), "\r\n");
+  }
+  ASSIGN_OR_RETURN(UpgradeResult up, DialUpgrade(socket, url, "GET", extra));
+  if (up.status != 101) {
+    std::string why = absl::StrCat("streaming server refused the WebSocket upgrade: HTTP ",
+                                   up.status, ": ", absl::StripAsciiWhitespace(up.body));
+    return up.status == 404 ? absl::NotFoundError(why) : absl::FailedPreconditionError(why);
+  }
+  if (up.ws_accept != ws::AcceptKey(key)) {
+    return absl::FailedPreconditionError("WebSocket upgrade answered a wrong Sec-WebSocket-Accept");
+  }
+  if (!protocols.empty() &&
+      std::find(protocols.begin(), protocols.end(), up.protocol) == protocols.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("WebSocket upgrade chose a protocol not offered: \"", up.protocol, "\""));
+  }
+  return up;
 }
 
 absl::StatusOr<RemoteCommandResult> RunSpdyRemoteCommand(const std::string& url,

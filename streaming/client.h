@@ -19,7 +19,8 @@ struct UpgradeResult {
   int status = 0;        // HTTP status of the answer
   std::string headers;   // the raw answer head
   std::string body;      // for non-101 answers (read to EOF)
-  std::string protocol;  // X-Stream-Protocol-Version chosen by the server
+  std::string protocol;  // X-Stream-Protocol-Version (SPDY) or Sec-WebSocket-Protocol
+  std::string ws_accept;  // Sec-WebSocket-Accept
   std::string leftover;  // bytes after the head (protocol frames)
 };
 
@@ -29,6 +30,15 @@ struct UpgradeResult {
 absl::StatusOr<UpgradeResult> DialUpgrade(boost::asio::ip::tcp::socket& socket,
                                           const std::string& url, const std::string& method,
                                           const std::string& extra);
+
+// Opens a WebSocket (RFC 6455 section 4.1) on `url` offering `protocols`,
+// preferred first: a random key, and the answer must be 101 with the
+// matching Sec-WebSocket-Accept and one of the offered protocols. A refusal
+// is FAILED_PRECONDITION naming the HTTP status (NOT_FOUND for 404: an
+// unknown, used or expired token).
+absl::StatusOr<UpgradeResult> DialWebSocket(boost::asio::ip::tcp::socket& socket,
+                                            const std::string& url,
+                                            const std::vector<std::string>& protocols);
 
 struct RemoteCommandOptions {
   std::vector<std::string> protocols = {"v4.channel.k8s.io", "v3.channel.k8s.io",

@@ -13,12 +13,21 @@ constexpr size_t kMaxUnconsumed = 4 * 1024 * 1024;
 
 }  // namespace
 
-std::shared_ptr<WsConnection> WsConnection::Create(std::unique_ptr<Transport> t, Callbacks cb) {
-  return std::shared_ptr<WsConnection>(new WsConnection(std::move(t), std::move(cb)));
+std::shared_ptr<WsConnection> WsConnection::Create(std::unique_ptr<Transport> t, Callbacks cb,
+                                                   Role role) {
+  return std::shared_ptr<WsConnection>(new WsConnection(std::move(t), std::move(cb), role));
 }
 
-WsConnection::WsConnection(std::unique_ptr<Transport> t, Callbacks cb)
-    : transport_(std::move(t)), cb_(std::move(cb)), idle_timer_(transport_->executor()) {}
+WsConnection::WsConnection(std::unique_ptr<Transport> t, Callbacks cb, Role role)
+    : transport_(std::move(t)),
+      cb_(std::move(cb)),
+      client_(role == Role::kClient),
+      reader_(/*expect_masked=*/!client_),
+      idle_timer_(transport_->executor()) {}
+
+std::string WsConnection::Frame(ws::Opcode op, std::string_view payload) const {
+  return ws::EncodeFrame(op, payload, /*mask=*/client_);
+}
 
 void WsConnection::Start(std::string initial) {
   TouchIdle();
@@ -57,7 +66,7 @@ void WsConnection::OnBytes() {
     ws::Message& m = **next;
     switch (m.opcode) {
       case ws::kPing:
-        Enqueue(ws::EncodeFrame(ws::kPong, m.payload, false), nullptr);
+        Enqueue(Frame(ws::kPong, m.payload), nullptr);
         break;
       case ws::kPong:
         break;
@@ -65,7 +74,7 @@ void WsConnection::OnBytes() {
         // Answer the close (echoing its code) and end once it is written.
         if (!closing_) {
           closing_ = true;
-          Enqueue(ws::EncodeFrame(ws::kClose, m.payload.substr(0, 2), false), nullptr);
+          Enqueue(Frame(ws::kClose, m.payload.substr(0, 2)), nullptr);
         }
         return;
       default: {
@@ -96,7 +105,7 @@ void WsConnection::Send(ws::Opcode op, std::string payload, std::function<void()
     return;
   }
   TouchIdle();
-  Enqueue(ws::EncodeFrame(op, payload, false), std::move(done));
+  Enqueue(Frame(op, payload), std::move(done));
 }
 
 void WsConnection::Enqueue(std::string bytes, std::function<void()> done) {
@@ -143,7 +152,7 @@ void WsConnection::TouchIdle() {
 
 void WsConnection::Close() {
   if (closing_ || finished_) return;
-  Enqueue(ws::EncodeFrame(ws::kClose, std::string("\x03\xe8", 2), false), nullptr);  // 1000
+  Enqueue(Frame(ws::kClose, std::string("\x03\xe8", 2)), nullptr);  // 1000
   closing_ = true;
   WriteMore();
 }

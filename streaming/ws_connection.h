@@ -1,8 +1,10 @@
 #pragma once
-// One WebSocket connection (server role) on the transport's executor:
-// messages in, messages out in order, pings answered, close handshake,
-// idle timeout. Like SpdySession, every call and callback happens on the
-// connection's single-threaded executor.
+// One WebSocket connection on the transport's executor: messages in,
+// messages out in order, pings answered, close handshake, idle timeout.
+// The server role (the streaming server) expects masked frames and sends
+// unmasked ones; the client role (criusctl) the other way round, as RFC 6455
+// section 5.1 demands. Like SpdySession, every call and callback happens on
+// the connection's single-threaded executor.
 
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
@@ -26,7 +28,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
     // Last callback.
     std::function<void(const absl::Status&)> on_closed;
   };
-  static std::shared_ptr<WsConnection> Create(std::unique_ptr<Transport> t, Callbacks cb);
+  enum class Role { kServer, kClient };
+  static std::shared_ptr<WsConnection> Create(std::unique_ptr<Transport> t, Callbacks cb,
+                                              Role role = Role::kServer);
   void Start(std::string initial);
   // `done` runs once written (or dropped with the connection).
   void Send(ws::Opcode op, std::string payload, std::function<void()> done = nullptr);
@@ -34,9 +38,12 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // Close frame (normal closure), then the transport once it is written.
   void Close();
   void Abort(const absl::Status& why);
+  // Closing or closed: what is sent now is dropped.
+  bool closed() const { return closing_ || finished_; }
 
  private:
-  explicit WsConnection(std::unique_ptr<Transport> t, Callbacks cb);
+  WsConnection(std::unique_ptr<Transport> t, Callbacks cb, Role role);
+  std::string Frame(ws::Opcode op, std::string_view payload) const;
   void ReadMore();
   void OnBytes();
   void Enqueue(std::string bytes, std::function<void()> done);
@@ -46,7 +53,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
 
   std::unique_ptr<Transport> transport_;
   Callbacks cb_;
-  ws::FrameReader reader_{/*expect_masked=*/true};
+  const bool client_;  // masks what it sends, expects unmasked frames
+  ws::FrameReader reader_;
   WriteQueue writes_;
   bool reading_ = false;
   bool closing_ = false;

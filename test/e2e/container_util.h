@@ -135,6 +135,36 @@ class ContainerE2E : public ::testing::Test {
     return resp.ok() ? *resp : runtime::v1::ExecSyncResponse();
   }
 
+  // Starts `busybox httpd` serving `body` on `port` in a new container of
+  // `pod` and waits until it answers inside the container.
+  void StartHttpd(const std::string& pod, const runtime::v1::PodSandboxConfig& pod_config, int port,
+                  const std::string& body) {
+    runtime::v1::CreateContainerRequest req;
+    req.set_pod_sandbox_id(pod);
+    *req.mutable_sandbox_config() = pod_config;
+    auto* c = req.mutable_config();
+    c->mutable_metadata()->set_name("web-" + std::to_string(port));
+    c->mutable_image()->set_image(image_);
+    for (const std::string& a : {std::string("/bin/sh"), std::string("-c"),
+                                 absl::StrCat("mkdir -p /tmp/www && echo ", body,
+                                              " > /tmp/www/index.html && exec busybox httpd -f -p ",
+                                              port, " -h /tmp/www")}) {
+      c->add_command(a);
+    }
+    c->set_log_path(c->metadata().name() + ".log");
+    auto created = d_.client().CreateContainer(req);
+    ASSERT_TRUE(created.ok()) << created.status() << d_.Log();
+    ASSERT_TRUE(Start(created->container_id()).ok()) << d_.Log();
+    const std::string id = created->container_id();
+    for (absl::Time deadline = absl::Now() + absl::Seconds(30);;
+         absl::SleepFor(absl::Milliseconds(50))) {
+      auto r =
+          Exec(id, {"/bin/wget", "-q", "-O", "-", absl::StrCat("http://127.0.0.1:", port, "/")});
+      if (absl::StrContains(r.stdout(), body)) return;
+      ASSERT_LT(absl::Now(), deadline) << "httpd on port " << port << " never answered" << d_.Log();
+    }
+  }
+
   std::string ReadLog(const std::string& name) {
     auto text = ReadFile(pod_config_.log_directory() + "/" + name + ".log");
     return text.ok() ? *text : "";

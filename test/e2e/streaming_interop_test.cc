@@ -152,35 +152,6 @@ class StreamingInteropE2E : public ContainerE2E {
     return absl::StrContains(ps.stdout(), what);
   }
 
-  // Starts `busybox httpd` serving `body` on `port` in a new container of
-  // `pod` and waits until it answers inside the container.
-  void StartHttpd(const std::string& pod, const rt::PodSandboxConfig& pod_config, int port,
-                  const std::string& body) {
-    rt::CreateContainerRequest req;
-    req.set_pod_sandbox_id(pod);
-    *req.mutable_sandbox_config() = pod_config;
-    auto* c = req.mutable_config();
-    c->mutable_metadata()->set_name("web-" + RandomHex(4));
-    c->mutable_image()->set_image(image_);
-    for (const std::string& a :
-         {std::string("/bin/sh"), std::string("-c"),
-          absl::StrCat("mkdir -p /tmp/www && echo ", body,
-                       " > /tmp/www/index.html && exec busybox httpd -f -p ", port,
-                       " -h /tmp/www")}) {
-      c->add_command(a);
-    }
-    c->set_log_path(c->metadata().name() + ".log");
-    auto created = d_.client().CreateContainer(req);
-    ASSERT_TRUE(created.ok()) << created.status() << d_.Log();
-    ASSERT_TRUE(Start(created->container_id()).ok()) << d_.Log();
-    const std::string id = created->container_id();
-    ASSERT_TRUE(WaitUntil([&] {
-      auto r = ContainerE2E::Exec(id, {"/bin/wget", "-q", "-O", "-",
-                                       absl::StrCat("http://127.0.0.1:", port, "/")});
-      return absl::StrContains(r.stdout(), body);
-    })) << "httpd on port " << port << " never answered" << d_.Log();
-  }
-
   std::string sleeper_;
 };
 
