@@ -70,8 +70,8 @@ class CgroupManager {
   virtual absl::Status RemovePod(const PodCgroup& cgroup) = 0;
 
   // linux.cgroupsPath for a container (or the pod's infra process) called
-  // `name` inside the pod cgroup `parent`; "" lets the runtime choose
-  // (cgroupfs without a parent).
+  // `name` inside the pod cgroup `parent`; without a parent, a leaf of the
+  // root ("/crius-<name>") or of system.slice.
   virtual std::string RuntimeCgroupsPath(std::string_view parent, std::string_view name) const = 0;
   // The directory (below each hierarchy's mount point) that a
   // RuntimeCgroupsPath names; "" for "".

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/strings.h"
 
 namespace crius::sandbox {
 namespace {
@@ -29,7 +30,7 @@ struct BusError {
   ~BusError() { sd_bus_error_free(&e); }
   bool Is(const char* name) const { return sd_bus_error_has_name(&e, name); }
   absl::Status ToStatus(int r, std::string_view what) const {
-    std::string msg = absl::StrCat(what, ": ", e.message != nullptr ? e.message : strerror(-r));
+    std::string msg = absl::StrCat(AbslView(what), ": ", e.message != nullptr ? e.message : strerror(-r));
     if (Is(kNoSuchUnit)) return absl::NotFoundError(msg);
     if (Is(kUnitExists)) return absl::AlreadyExistsError(msg);
     if (r == -ECONNRESET || r == -ENOTCONN || r == -ETIMEDOUT) return absl::UnavailableError(msg);
@@ -75,7 +76,7 @@ absl::Status PollUntil(absl::Duration timeout, std::string_view what, Check done
     if (*d) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(
-          absl::StrCat(what, ": not done after ", absl::FormatDuration(timeout)));
+          absl::StrCat(AbslView(what), ": not done after ", absl::FormatDuration(timeout)));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
