@@ -137,7 +137,12 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
 
   const std::string scope = absl::StrCat("crius-", id, ".scope");
   const std::string conmon_scope = absl::StrCat("crius-conmon-", id, ".scope");
-  const std::string scope_dir = JoinPath(slice_dir, scope);
+  // crun (on cgroup v2) runs the container in a "container" sub-cgroup of
+  // its scope (its run.oci.systemd.subgroup default); runc in the scope.
+  std::string scope_dir = JoinPath(slice_dir, scope);
+  if (PathExists(JoinPath("/sys/fs/cgroup", scope_dir, "container"))) {
+    scope_dir = JoinPath(scope_dir, "container");
+  }
   EXPECT_EQ(UnitState(scope), "active");
   EXPECT_EQ(CgroupFile(scope_dir, "memory.max"), std::to_string(kMemoryLimit));
   EXPECT_EQ(UnitState(conmon_scope), "active");
@@ -189,7 +194,8 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   EXPECT_FALSE(PathExists(JoinPath("/sys/fs/cgroup", slice_dir)));
   EXPECT_TRUE(WaitUntil([&] { return UnitGone(scope) && UnitGone(conmon_scope); }, kWait))
       << UnitState(scope) << " " << UnitState(conmon_scope);
-  const std::string left = Systemctl({"list-units", "--all", "--no-legend", "--plain", "crius-*"});
+  const std::string left = Systemctl(
+      {"list-units", "--all", "--no-legend", "--plain", "crius-*.scope", "kubepods-*pod*.slice"});
   EXPECT_EQ(left, "") << left;
   (void)RemoveAll(pod.log_directory());
 }
