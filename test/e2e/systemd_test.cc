@@ -99,8 +99,9 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
       absl::StrCat("/kubepods.slice/kubepods-besteffort.slice/", slice);
 
   runtime::v1::PodSandboxConfig pod = PodConfig("systemd-" + handler, uid);
-  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      runtime::v1::NODE);
+  auto* ns = pod.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  ns->set_network(runtime::v1::NODE);
+  ns->set_pid(runtime::v1::POD);  // the pod's infra process gets a scope too
   pod.mutable_linux()->set_cgroup_parent(slice);
   pod.set_log_directory(absl::StrCat("/var/log/crius-e2e-", uid));
   runtime::v1::RunPodSandboxRequest run;
@@ -111,6 +112,8 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   const std::string pod_id = ran->pod_sandbox_id();
   EXPECT_EQ(UnitState(slice), "active");
   EXPECT_TRUE(PathExists(JoinPath("/sys/fs/cgroup", slice_dir)));
+  const std::string infra_scope = absl::StrCat("crius-infra-", pod_id.substr(0, 12), ".scope");
+  EXPECT_EQ(UnitState(infra_scope), "active");
 
   // A cgroupfs parent is refused while the systemd manager is in use.
   runtime::v1::RunPodSandboxRequest bad = run;
@@ -192,8 +195,9 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   // RemovePodSandbox waits for the slice to stop; the scopes go when empty.
   EXPECT_TRUE(UnitGone(slice)) << UnitState(slice);
   EXPECT_FALSE(PathExists(JoinPath("/sys/fs/cgroup", slice_dir)));
-  EXPECT_TRUE(WaitUntil([&] { return UnitGone(scope) && UnitGone(conmon_scope); }, kWait))
-      << UnitState(scope) << " " << UnitState(conmon_scope);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return UnitGone(scope) && UnitGone(conmon_scope) && UnitGone(infra_scope); }, kWait))
+      << UnitState(scope) << " " << UnitState(conmon_scope) << " " << UnitState(infra_scope);
   const std::string left = Systemctl(
       {"list-units", "--all", "--no-legend", "--plain", "crius-*.scope", "kubepods-*pod*.slice"});
   EXPECT_EQ(left, "") << left;
