@@ -1,8 +1,8 @@
 #include "sandbox/cgroup_manager.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "sandbox/systemd_cgroup.h"
@@ -20,8 +20,7 @@ class CgroupfsManager final : public CgroupManager {
     return ValidateCgroupPath(parent);
   }
 
-  absl::StatusOr<PodCgroup> CreatePod(const std::string& parent,
-                                      const CgroupResources&) override {
+  absl::StatusOr<PodCgroup> CreatePod(const std::string& parent, const CgroupResources&) override {
     // kubelet sizes the pod cgroup itself through cgroupfs.
     return CreatePodCgroup(os_, setup_, parent);
   }

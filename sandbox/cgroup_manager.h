@@ -6,7 +6,8 @@
 //                 pod parent (kubelet)        container cgroupsPath          directory
 //   cgroupfs      /kubepods/burstable/pod1    /kubepods/burstable/pod1/crius-<id>   the same
 //   systemd       kubepods-burstable-pod1.slice   kubepods-burstable-pod1.slice:crius:<id>
-//                 -> /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/crius-<id>.scope
+//                 ->
+//                 /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/crius-<id>.scope
 //
 // With cgroupfs crius makes the directories itself (sandbox/cgroup.h); with
 // systemd it asks systemd over D-Bus for a transient pod slice, the OCI

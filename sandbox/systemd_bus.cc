@@ -30,7 +30,8 @@ struct BusError {
   ~BusError() { sd_bus_error_free(&e); }
   bool Is(const char* name) const { return sd_bus_error_has_name(&e, name); }
   absl::Status ToStatus(int r, std::string_view what) const {
-    std::string msg = absl::StrCat(AbslView(what), ": ", e.message != nullptr ? e.message : strerror(-r));
+    std::string msg =
+        absl::StrCat(AbslView(what), ": ", e.message != nullptr ? e.message : strerror(-r));
     if (Is(kNoSuchUnit)) return absl::NotFoundError(msg);
     if (Is(kUnitExists)) return absl::AlreadyExistsError(msg);
     if (r == -ECONNRESET || r == -ENOTCONN || r == -ETIMEDOUT) return absl::UnavailableError(msg);
@@ -56,7 +57,8 @@ int AppendProperty(sd_bus_message* m, const UnitProperty& p) {
   } else {
     const auto& pids = std::get<std::vector<uint32_t>>(p.value);
     if ((r = sd_bus_message_open_container(m, 'v', "au")) < 0) return r;
-    if ((r = sd_bus_message_append_array(m, 'u', pids.data(), pids.size() * sizeof(uint32_t))) < 0) {
+    if ((r = sd_bus_message_append_array(m, 'u', pids.data(), pids.size() * sizeof(uint32_t))) <
+        0) {
       return r;
     }
     r = sd_bus_message_close_container(m);
@@ -147,8 +149,8 @@ absl::Status SystemdBus::StartTransientUnit(const std::string& name,
     absl::MutexLock l(&mu_);
     RETURN_IF_ERROR(EnsureOpen());
     MessageRef m;
-    int r = sd_bus_message_new_method_call(bus_, &m.m, kDest, kPath, kManager,
-                                           "StartTransientUnit");
+    int r =
+        sd_bus_message_new_method_call(bus_, &m.m, kDest, kPath, kManager, "StartTransientUnit");
     if (r >= 0) r = sd_bus_message_append(m.m, "ss", name.c_str(), "fail");
     if (r >= 0) r = sd_bus_message_open_container(m.m, 'a', "(sv)");
     for (const UnitProperty& p : properties) {

@@ -3,9 +3,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -94,7 +94,8 @@ class SystemdCgroupManager final : public CgroupManager {
 
   absl::Status PlaceMonitor(pid_t pid, std::string_view container_id,
                             std::string_view parent) override {
-    const std::string unit = absl::StrCat(kCgroupPrefix, "-conmon-", AbslView(container_id), ".scope");
+    const std::string unit =
+        absl::StrCat(kCgroupPrefix, "-conmon-", AbslView(container_id), ".scope");
     std::vector<UnitProperty> props = {
         {"Description", absl::StrCat("crius conmon of container ", AbslView(container_id))},
         {"Slice", std::string(parent.empty() ? std::string_view(kDefaultSlice) : parent)},
@@ -110,14 +111,14 @@ class SystemdCgroupManager final : public CgroupManager {
   void AddResources(const CgroupResources& res, std::vector<UnitProperty>* props) const {
     const bool v2 = setup_.layout == CgroupLayout::kV2;
     if (res.memory_limit_bytes > 0) {
-      props->push_back({v2 ? "MemoryMax" : "MemoryLimit",
-                        static_cast<uint64_t>(res.memory_limit_bytes)});
+      props->push_back(
+          {v2 ? "MemoryMax" : "MemoryLimit", static_cast<uint64_t>(res.memory_limit_bytes)});
     }
     if (res.cpu_quota > 0) {
       const int64_t period = res.cpu_period > 0 ? res.cpu_period : 100000;
       // systemd takes the quota per second of wall time.
-      props->push_back({"CPUQuotaPerSecUSec",
-                        static_cast<uint64_t>(res.cpu_quota) * 1000000 / period});
+      props->push_back(
+          {"CPUQuotaPerSecUSec", static_cast<uint64_t>(res.cpu_quota) * 1000000 / period});
     }
     if (res.cpu_shares > 0) {
       if (v2) {
@@ -171,8 +172,8 @@ std::string SystemdCgroupsPath::Unit() const {
 absl::StatusOr<SystemdCgroupsPath> ParseSystemdCgroupsPath(std::string_view path) {
   std::vector<std::string> parts = absl::StrSplit(AbslView(path), ':');
   if (parts.size() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "systemd cgroups path \"", AbslView(path), "\" is not \"slice:prefix:name\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("systemd cgroups path \"", AbslView(path), "\" is not \"slice:prefix:name\""));
   }
   SystemdCgroupsPath out{parts[0], parts[1], parts[2]};
   if (out.slice.empty()) out.slice = kDefaultSlice;

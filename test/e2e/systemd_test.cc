@@ -95,8 +95,7 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   // kubelet's systemd names: the pod uid with '_' for '-'.
   const std::string uid = absl::StrCat("e2e_", handler, "_", ::getpid());
   const std::string slice = absl::StrCat("kubepods-besteffort-pod", uid, ".slice");
-  const std::string slice_dir =
-      absl::StrCat("/kubepods.slice/kubepods-besteffort.slice/", slice);
+  const std::string slice_dir = absl::StrCat("/kubepods.slice/kubepods-besteffort.slice/", slice);
 
   runtime::v1::PodSandboxConfig pod = PodConfig("systemd-" + handler, uid);
   auto* ns = pod.mutable_linux()->mutable_security_context()->mutable_namespace_options();

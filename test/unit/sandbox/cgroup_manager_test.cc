@@ -31,9 +31,9 @@ TEST(ExpandSlice, OpensALevelAtEachDash) {
 
 TEST(ValidateSliceName, RefusesWhatSystemdRefuses) {
   EXPECT_TRUE(ValidateSliceName("kubepods-burstable-pod1.slice").ok());
-  for (const char* bad : {"", ".slice", "kubepods", "kubepods.scope", "-kubepods.slice",
-                          "kubepods-.slice", "kube--pods.slice", "kube/pods.slice",
-                          "kube pods.slice", "-.slice", "k\n.slice"}) {
+  for (const char* bad :
+       {"", ".slice", "kubepods", "kubepods.scope", "-kubepods.slice", "kubepods-.slice",
+        "kube--pods.slice", "kube/pods.slice", "kube pods.slice", "-.slice", "k\n.slice"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(ValidateSliceName(bad))) << "\"" << bad << "\"";
   }
   EXPECT_TRUE(absl::IsInvalidArgument(ExpandSlice("kube--pods.slice").status()));
@@ -72,7 +72,8 @@ TEST(CgroupfsManager, KeepsTheCgroupfsNames) {
   EXPECT_EQ(CgroupDriverName(m->driver()), "cgroupfs");
   EXPECT_EQ(m->RuntimeCgroupsPath("/kubepods/burstable/pod1", "c0ffee"),
             "/kubepods/burstable/pod1/crius-c0ffee");
-  EXPECT_EQ(m->RuntimeCgroupsPath("/kubepods/pod1/", "infra-abc"), "/kubepods/pod1/crius-infra-abc");
+  EXPECT_EQ(m->RuntimeCgroupsPath("/kubepods/pod1/", "infra-abc"),
+            "/kubepods/pod1/crius-infra-abc");
   EXPECT_EQ(m->RuntimeCgroupsPath("", "c0ffee"), "/crius-c0ffee");
   EXPECT_EQ(m->CgroupDir("/kubepods/pod1/crius-c0ffee"), "/kubepods/pod1/crius-c0ffee");
   EXPECT_TRUE(m->RuntimeFlags().empty());
