@@ -282,9 +282,9 @@ struct LaunchedConmon {
 
 // Starts conmon with the sync and start pipes, lets it go, and reaps the
 // process we started once it has forked the long-lived conmon.
-absl::StatusOr<LaunchedConmon> LaunchConmon(
-    SubprocessOptions opts, const std::string& pidfile,
-    const std::function<absl::Status(pid_t)>& before_start, SteadyClock::time_point deadline) {
+absl::StatusOr<LaunchedConmon> LaunchConmon(SubprocessOptions opts, const std::string& pidfile,
+                                            const std::function<absl::Status(pid_t)>& before_start,
+                                            SteadyClock::time_point deadline) {
   LaunchedConmon out;
   out.timeout = Remaining(deadline);
   // Sync pipe: conmon reports the container pid (or runc's error) here.

@@ -65,8 +65,8 @@ struct SandboxManager::Slot {
   absl::Mutex op;  // held for the whole of a Run/Stop/Remove of one pod
 };
 
-SandboxManager::SandboxManager(Os& os, cni::NetworkManager& network, sandbox::CgroupManager& cgroups,
-                               SandboxManagerOptions options)
+SandboxManager::SandboxManager(Os& os, cni::NetworkManager& network,
+                               sandbox::CgroupManager& cgroups, SandboxManagerOptions options)
     : os_(os), network_(network), cgroups_(cgroups), options_(std::move(options)) {}
 
 std::shared_ptr<SandboxManager::Slot> SandboxManager::SlotFor(const std::string& id) {
@@ -475,8 +475,8 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
       if (it == records_.end()) return absl::OkStatus();
       current = it->second;
     }
-    RETURN_IF_ERROR(Annotate(cgroups_.RemovePod(current->cgroup),
-                             absl::StrCat("remove pod ", id, ": cgroup")));
+    RETURN_IF_ERROR(
+        Annotate(cgroups_.RemovePod(current->cgroup), absl::StrCat("remove pod ", id, ": cgroup")));
     cgroup_released_.insert(id);
     HandOverCgroupParents(*current);
   }

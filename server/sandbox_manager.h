@@ -10,8 +10,8 @@
 
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,11 +19,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/rollback.h"
 #include "api/api.pb.h"
 #include "cni/network_manager.h"
 #include "common/files.h"
 #include "common/os.h"
+#include "common/rollback.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/cgroup_manager.h"
 #include "server/cri_service.h"

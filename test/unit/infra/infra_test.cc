@@ -18,8 +18,8 @@
 #include <functional>
 #include <memory>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -164,8 +164,8 @@ class InfraTest : public ::testing::Test {
     spec.net_ns = pinned_.net;
     spec.ipc_ns = pinned_.ipc;
     spec.uts_ns = pinned_.uts;
-    spec.cgroups_path = NewCgroupfsManager(os_, cgroups_)->RuntimeCgroupsPath(
-        pod_cgroup_.path, InfraCgroupName(pod_id_));
+    spec.cgroups_path = NewCgroupfsManager(os_, cgroups_)
+                            ->RuntimeCgroupsPath(pod_cgroup_.path, InfraCgroupName(pod_id_));
     return spec;
   }
 

@@ -91,8 +91,7 @@ TEST(ValidateCgroupPath, RefusesSystemdSlices) {
        {"kubepods-burstable-pod1.slice", "/kubepods.slice/pod1", "/kubepods/kubepods-pod1.slice"}) {
     absl::Status s = ValidateCgroupPath(p);
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << p;
-    EXPECT_THAT(std::string(s.message()), HasSubstr("cgroupfs cgroup manager"))
-        << p;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("cgroupfs cgroup manager")) << p;
   }
 }
 

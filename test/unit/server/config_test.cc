@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/files.h"
 #include "server/flags.h"
 
 namespace crius::server {
@@ -124,7 +124,8 @@ TEST_F(ConfigTest, CgroupManagerDefaultsToSystemdOnlyUnderSystemd) {
   absl::StatusOr<Config> cfg = LoadConfig(TestFlags());
   ASSERT_TRUE(cfg.ok()) << cfg.status();
   EXPECT_EQ(cfg->runtime.cgroup_manager, SystemdIsInit() ? "systemd" : "cgroupfs");
-  EXPECT_THAT(ConfigToYaml(*cfg), HasSubstr("cgroup_manager: \"" + cfg->runtime.cgroup_manager + "\""));
+  EXPECT_THAT(ConfigToYaml(*cfg),
+              HasSubstr("cgroup_manager: \"" + cfg->runtime.cgroup_manager + "\""));
   for (const char* driver : {"cgroupfs", "systemd"}) {
     Write("crius.d/10-cgroup.yaml", std::string("runtime:\n  cgroup_manager: ") + driver + "\n");
     cfg = LoadConfig(TestFlags());
