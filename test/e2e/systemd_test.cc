@@ -66,12 +66,9 @@ class SystemdE2E : public ::testing::TestWithParam<std::string> {
     auto reg = RegistryFixture::Start();
     ASSERT_TRUE(reg.ok()) << reg.status();
     registry_ = std::move(*reg);
-    auto rootfs = BusyboxRootfs();
-    ASSERT_TRUE(rootfs.ok()) << rootfs.status();
-    auto img = ImageBuilder().AddLayer(*rootfs, Compression::kGzip).Cmd({"/bin/sh"}).Build();
-    ASSERT_TRUE(img.ok()) << img.status();
-    ASSERT_TRUE(registry_->Push(*img, "e2e/busybox:v1").ok());
-    image_ = registry_->host() + "/e2e/busybox:v1";
+    auto image = registry_->PushBusybox("e2e/busybox:v1");
+    ASSERT_TRUE(image.ok()) << image.status();
+    image_ = *image;
     runtime::v1::PullImageRequest pull;
     pull.mutable_image()->set_image(image_);
     ASSERT_TRUE(client_->PullImage(pull).ok());
