@@ -4,7 +4,7 @@
 //   test/vm/systemd.sh
 // For runc and for crun: the pod's slice appears as a transient unit and in
 // the cgroup tree, the container runs in crius-<id>.scope with its memory
-// limit in memory.max, its conmon in crius-conmon-<id>.scope, stats come
+// limit in memory.max (and an updated one), its conmon in crius-conmon-<id>.scope, stats come
 // from the scope, `systemctl restart criusd` keeps the container running,
 // and removal leaves no slice and no scope behind.
 
@@ -148,6 +148,13 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   EXPECT_FALSE(CgroupFile(JoinPath(slice_dir, conmon_scope), "cgroup.procs").empty());
   const std::string procs_before = CgroupFile(scope_dir, "cgroup.procs");
   EXPECT_FALSE(procs_before.empty());
+
+  // UpdateContainerResources goes through `runc|crun --systemd-cgroup update`.
+  runtime::v1::UpdateContainerResourcesRequest update;
+  update.set_container_id(id);
+  update.mutable_linux()->set_memory_limit_in_bytes(2 * kMemoryLimit);
+  ASSERT_TRUE(client_->UpdateContainerResources(update).ok());
+  EXPECT_EQ(CgroupFile(scope_dir, "memory.max"), std::to_string(2 * kMemoryLimit));
 
   // Stats are read from the scope's cgroup.
   runtime::v1::ContainerStatsRequest stats;
