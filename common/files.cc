@@ -125,6 +125,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
   }
 }
 
+bool SystemdIsInit() { return ::access("/run/systemd/system", F_OK) == 0; }
+
 absl::Status MkdirAll(const std::string& path, mode_t mode) {
   if (path.empty()) return absl::InvalidArgumentError("mkdir: empty path");
   size_t pos = 0;

@@ -49,6 +49,10 @@ absl::Status MkdirAll(const std::string& path, mode_t mode = 0755);
 // A missing path is success. Holds one descriptor per directory level.
 absl::Status RemoveAll(const std::string& path);
 
+// Whether systemd is the init system (PID 1): it creates /run/systemd/system
+// at boot, which is what sd_booted() checks too.
+bool SystemdIsInit();
+
 // Joins parts with exactly one '/' between them. A later part that starts
 // with '/' is still appended (JoinPath("/root", "/etc") == "/root/etc"), so
 // joining a rootfs with an absolute in-container path stays inside the

@@ -764,12 +764,7 @@ absl::StatusOr<Spec> BuildContainerSpec(const ContainerSpecInput& in) {
   json device_rules;
   RETURN_IF_ERROR(BuildDevices(in, spec, device_rules));
   spec.linux_spec.resources = BuildResources(in, std::move(device_rules));
-  // A leaf of its own under the pod (or the root): runc removes exactly
-  // that directory on delete, so no shared parent is left behind.
-  spec.linux_spec.cgroups_path =
-      in.pod.cgroup_parent.empty()
-          ? absl::StrCat("/crius-", in.container_id)
-          : JoinPath(in.pod.cgroup_parent, absl::StrCat("crius-", in.container_id));
+  spec.linux_spec.cgroups_path = in.pod.cgroups_path;
   BuildAnnotations(in, spec);
   return spec;
 }

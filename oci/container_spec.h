@@ -63,8 +63,10 @@ struct PodContext {
   std::string hostname_file, hosts_file,
       resolv_conf_file;       // pod files bound at /etc/...
   std::string shm_path;       // the pod's /dev/shm tmpfs; empty = the node's /dev/shm
-  std::string cgroup_parent;  // cgroupfs path like /kubepods/burstable/pod<uid>;
-                              // may be empty
+  // The container's linux.cgroupsPath, as the cgroup manager names it
+  // ("/kubepods/burstable/pod<uid>/crius-<id>" or
+  // "kubepods-burstable-pod<uid>.slice:crius:<id>").
+  std::string cgroups_path;
   bool cgroup_v2 = false;     // pure v2 host: add a cgroup namespace
 };
 

@@ -283,6 +283,7 @@ struct LaunchedConmon {
 // Starts conmon with the sync and start pipes, lets it go, and reaps the
 // process we started once it has forked the long-lived conmon.
 absl::StatusOr<LaunchedConmon> LaunchConmon(SubprocessOptions opts, const std::string& pidfile,
+                                            const std::function<absl::Status(pid_t)>& before_start,
                                             SteadyClock::time_point deadline) {
   LaunchedConmon out;
   out.timeout = Remaining(deadline);
@@ -328,6 +329,11 @@ absl::StatusOr<LaunchedConmon> LaunchConmon(SubprocessOptions opts, const std::s
   start_conmon.reset();
   diag_write.reset();
 
+  if (before_start) {
+    // On error the Subprocess's destructor kills conmon: it never ran the
+    // runtime.
+    RETURN_IF_ERROR(before_start(conmon.pid()));
+  }
   if (::send(start_ours.get(), "0", 1, MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET) {
     return ErrnoStatus("write conmon start pipe");
   }
@@ -505,6 +511,7 @@ std::vector<std::string> Monitor::BuildArgv(const CreateRequest& r) const {
     if (!r.stdin_once) argv.push_back("--leave-stdin-open");
   }
   if (config_.no_pivot) argv.push_back("--no-pivot");
+  if (config_.systemd_cgroup) argv.push_back("--systemd-cgroup");
   if (config_.syslog) argv.push_back("--syslog");
   return argv;
 }
@@ -535,7 +542,7 @@ absl::StatusOr<CreateResult> Monitor::Create(const CreateRequest& r) const {
   opts.env = config_.env;
   // conmon writes an "oom" marker into its working directory (cgroup v1).
   opts.cwd = r.bundle;
-  auto launched = LaunchConmon(std::move(opts), result.conmon_pidfile, deadline);
+  auto launched = LaunchConmon(std::move(opts), result.conmon_pidfile, r.before_start, deadline);
   if (!launched.ok()) return fail(launched.status());
   result.conmon = launched->identity;
 

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,7 @@ struct MonitorConfig {
   std::string log_level = "info";  // conmon's --log-level
   bool syslog = false;             // conmon's own messages to syslog
   bool no_pivot = false;           // runtime create --no-pivot (ramfs roots)
+  bool systemd_cgroup = false;     // conmon --systemd-cgroup (the runtime gets it too)
   // conmon's entire environment (the sync/start pipe variables are added);
   // nothing of criusd's own environment is passed.
   std::vector<std::string> env = {
@@ -104,6 +106,10 @@ struct CreateRequest {
   // conmon is killed (which kills runc create); the caller then removes any
   // runtime state with `runc delete --force`.
   absl::Duration timeout = absl::Minutes(1);
+  // Called with conmon's pid after it started and before it is told to go
+  // on (fork away and run the runtime), e.g. to move it into a cgroup of
+  // its own; an error kills it and fails the create.
+  std::function<absl::Status(pid_t conmon)> before_start;
 };
 
 struct CreateResult {

@@ -185,21 +185,21 @@ absl::StatusOr<CgroupSetup> DetectCgroups() {
 }
 
 absl::Status ValidateCgroupPath(std::string_view path) {
+  static constexpr std::string_view kSliceUnderCgroupfs =
+      "a systemd slice, and criusd uses the cgroupfs cgroup manager (runtime.cgroup_manager)";
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("cgroup parent \"", AbslView(path), "\": ", AbslView(why)));
   };
   std::vector<std::string> segs = Segments(path);
-  if (!segs.empty() && absl::EndsWith(segs.back(), ".slice")) {
-    return bad("systemd cgroup driver is not supported yet (use the cgroupfs driver)");
-  }
+  if (!segs.empty() && absl::EndsWith(segs.back(), ".slice")) return bad(kSliceUnderCgroupfs);
   if (path.empty() || path[0] != '/') return bad("not an absolute path");
   if (segs.empty()) return bad("the root cgroup cannot be a pod's cgroup");
   if (path.find("//") != std::string_view::npos) return bad("empty path segment");
   for (const auto& seg : segs) {
     if (seg == "." || seg == "..") return bad("\".\" or \"..\" in path");
     if (absl::EndsWith(seg, ".slice")) {
-      return bad("systemd cgroup driver is not supported yet (use the cgroupfs driver)");
+      return bad(kSliceUnderCgroupfs);
     }
     for (char c : seg) {
       if (static_cast<unsigned char>(c) < ' ' || c == 0x7f) return bad("control character");
@@ -211,7 +211,7 @@ absl::Status ValidateCgroupPath(std::string_view path) {
 absl::StatusOr<PodCgroup> CreatePodCgroup(Os& os, const CgroupSetup& setup,
                                           const std::string& path) {
   RETURN_IF_ERROR(ValidateCgroupPath(path));
-  PodCgroup result{path, {}};
+  PodCgroup result{path, {}, {}};
   auto fail = [&](const absl::Status& s) {
     absl::Status undo = RemovePodCgroup(os, result);
     if (!undo.ok()) {

@@ -51,7 +51,7 @@ absl::StatusOr<CgroupSetup> DetectCgroups();
 
 // Checks a cgroup_parent: absolute, no "." / ".." / empty segments, not the
 // root, no control characters. A systemd slice name ("*.slice") is
-// InvalidArgument "systemd cgroup driver is not supported yet".
+// InvalidArgument: it needs the systemd cgroup manager (cgroup_manager.h).
 absl::Status ValidateCgroupPath(std::string_view path);
 
 // What CreatePodCgroup made; persist it so RemovePodCgroup removes exactly
@@ -59,6 +59,9 @@ absl::Status ValidateCgroupPath(std::string_view path);
 struct PodCgroup {
   std::string path;                  // the cgroup_parent, e.g. "/kubepods/burstable/pod1"
   std::vector<std::string> created;  // absolute directories made, in creation order
+  // systemd driver: the pod slice crius started (and stops on removal);
+  // empty when it existed already (kubelet's) or under cgroupfs.
+  std::string unit;
 };
 
 // Creates `path` (and missing parents) in every hierarchy of `setup`.

@@ -121,12 +121,8 @@ std::string InfraProcess::PidNamespacePath() const {
   return absl::StrCat("/proc/", pid, "/ns/pid");
 }
 
-std::string InfraCgroupsPath(std::string_view cgroup_parent, std::string_view pod_id) {
-  if (cgroup_parent.empty()) return "";
-  absl::string_view parent = AbslView(cgroup_parent);
-  while (absl::ConsumeSuffix(&parent, "/")) {
-  }
-  return absl::StrCat(parent, "/crius-infra-", AbslView(pod_id.substr(0, 12)));
+std::string InfraCgroupName(std::string_view pod_id) {
+  return absl::StrCat("infra-", AbslView(pod_id.substr(0, 12)));
 }
 
 absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {

@@ -50,8 +50,9 @@ struct InfraSpec {
   std::string net_ns;
   std::string ipc_ns;
   std::string uts_ns;
-  // cgroupfs path of the infra's own cgroup, e.g. InfraCgroupsPath(parent,
-  // id); empty lets the runtime choose.
+  // linux.cgroupsPath of the infra's own cgroup: the cgroup manager's
+  // RuntimeCgroupsPath(parent, InfraCgroupName(id)); empty lets the runtime
+  // choose.
   std::string cgroups_path;
   // Unset inherits criusd's. Callers clamp: a negative value fails on nodes
   // without CAP_SYS_RESOURCE.
@@ -70,9 +71,9 @@ struct InfraProcess {
   std::string PidNamespacePath() const;
 };
 
-// "<cgroup_parent>/crius-infra-<first 12 of pod_id>", or "" when the pod
-// has no cgroup parent.
-std::string InfraCgroupsPath(std::string_view cgroup_parent, std::string_view pod_id);
+// The infra's name inside the pod cgroup: "infra-<first 12 of pod_id>"
+// (the cgroup manager adds crius's prefix: "crius-infra-...").
+std::string InfraCgroupName(std::string_view pod_id);
 
 // Builds the bundle and runs the infra detached (`run -d`). On failure
 // everything it made is removed again (runtime container, cgroup, bundle).

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -91,6 +92,7 @@ void VisitConfig(V& v, Config& c) {
   v.Section("runtime", [&] {
     v.Field("default_handler", c.runtime.default_handler);
     v.Field("monitor_path", c.runtime.monitor_path);
+    v.Field("cgroup_manager", c.runtime.cgroup_manager);
     v.Handlers("handlers", c.runtime.handlers);
   });
   v.Section("streaming", [&] {
@@ -628,6 +630,13 @@ absl::Status ResolveRuntime(Config& c) {
     if (rt.monitor_path.empty()) rt.monitor_path = "/usr/bin/conmon";
   }
   RETURN_IF_ERROR(CheckAbsolute("runtime.monitor_path", rt.monitor_path));
+  if (rt.cgroup_manager.empty()) {
+    rt.cgroup_manager = SystemdIsInit() ? "systemd" : "cgroupfs";
+  }
+  if (rt.cgroup_manager != "cgroupfs" && rt.cgroup_manager != "systemd") {
+    return Invalid("runtime.cgroup_manager: \"", rt.cgroup_manager,
+                   "\" is neither \"cgroupfs\" nor \"systemd\"");
+  }
   if (rt.handlers.empty()) return Invalid("runtime.handlers: no runtime handler is configured");
   for (auto& [name, h] : rt.handlers) {
     const std::string key = absl::StrCat("runtime.handlers.", name);

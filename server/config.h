@@ -56,6 +56,9 @@ struct RuntimeConfig {
   std::string default_handler = "runc";
   std::string monitor_path;  // empty => "conmon" from PATH, else /usr/bin/conmon
   std::map<std::string, RuntimeHandler> handlers;
+  // "cgroupfs" or "systemd"; empty => systemd when PID 1 is systemd
+  // (/run/systemd/system exists), else cgroupfs (filled by Resolve).
+  std::string cgroup_manager;
   bool operator==(const RuntimeConfig&) const = default;
 };
 

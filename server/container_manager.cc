@@ -317,7 +317,8 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   in.pod.hosts_file = JoinPath(pod.pod_dir, "hosts");
   in.pod.resolv_conf_file = JoinPath(pod.pod_dir, "resolv.conf");
   in.pod.shm_path = pod.shm_path;
-  in.pod.cgroup_parent = pod.config.linux().cgroup_parent();
+  const std::string& cgroup_parent = pod.config.linux().cgroup_parent();
+  in.pod.cgroups_path = options_.cgroups->RuntimeCgroupsPath(cgroup_parent, id);
   // Containers of a pod that shares one PID namespace join its infra's.
   if (pod.infra.pid != 0) in.pod.pid_ns = pod.infra.PidNamespacePath();
   in.pod.cgroup_v2 = options_.cgroup_v2;
@@ -328,7 +329,8 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   TimeStep("spec", step);
   const nlohmann::json spec_json = oci::ToJson(*spec);
   r.process_json = spec_json.value("process", nlohmann::json::object()).dump();
-  r.cgroups_path = spec_json.value("linux", nlohmann::json::object()).value("cgroupsPath", "");
+  // Recorded as the directory the stats reader and OOM check read.
+  r.cgroups_path = options_.cgroups->CgroupDir(in.pod.cgroups_path);
   r.stop_signal = oci::StopSignalOf(image.config_json).value_or(SIGTERM);
   if (config.has_linux() && config.linux().has_resources()) {
     *r.resources.mutable_linux() = config.linux().resources();
@@ -343,6 +345,9 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   create.terminal = config.tty();
   create.open_stdin = config.stdin();
   create.stdin_once = config.stdin_once();
+  create.before_start = [this, &id, &cgroup_parent](pid_t conmon) {
+    return options_.cgroups->PlaceMonitor(conmon, id, cgroup_parent);
+  };
   rb.Push("delete runtime state", [&] {
     absl::Status s = clients->runtime->Delete(id, /*force=*/true);
     (void)clients->monitor->RemoveContainerFiles(id);

@@ -8,8 +8,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -25,6 +25,7 @@
 #include "oci/monitor.h"
 #include "oci/process_watcher.h"
 #include "oci/runtime_client.h"
+#include "sandbox/cgroup_manager.h"
 #include "server/container_record.h"
 #include "server/cri_service.h"
 #include "server/lifecycle_observer.h"
@@ -44,6 +45,9 @@ struct ContainerManagerOptions {
   std::string exit_dir;        // <state>/exits
   int oom_score_adj_min = -1000;
   bool cgroup_v2 = false;
+  // Names the containers' cgroups and places their conmons; must outlive
+  // the manager.
+  sandbox::CgroupManager* cgroups = nullptr;
   // Timing of the steps of a container start (rootfs, spec, runtime_create,
   // runtime_start), for crius_container_start_step_duration_seconds.
   std::function<void(std::string_view step, absl::Duration took)> step_timer;

@@ -222,24 +222,32 @@ absl::Status Daemon::StartComponents() {
   network_ = std::make_unique<cni::NetworkManager>(net);
   RETURN_IF_ERROR(Annotate(network_->Start(), "start CNI network manager"));
 
+  // The cgroup manager is chosen once; everything else asks it for names.
+  ASSIGN_OR_RETURN(sandbox::CgroupSetup cgroups, sandbox::DetectCgroups());
+  cgroups_layout_v2_ = cgroups.layout == sandbox::CgroupLayout::kV2;
+  ASSIGN_OR_RETURN(cgroup_manager_,
+                   sandbox::NewCgroupManager(config_.runtime.cgroup_manager, os_, cgroups));
+  CRIUS_LOG(kInfo) << "cgroup manager " << config_.runtime.cgroup_manager << ", cgroup layout "
+                   << sandbox::CgroupLayoutName(cgroups.layout);
+
   // One runtime client and one conmon client per runtime handler, shared by
   // the pods' infra processes and the containers.
   for (const auto& [name, h] : config_.runtime.handlers) {
     oci::RuntimeClientOptions rt;
     rt.path = h.path;
     rt.root = h.root;
+    rt.extra_args = cgroup_manager_->RuntimeFlags();
     oci::MonitorConfig mon;
     mon.conmon_path = h.monitor_path.empty() ? config_.runtime.monitor_path : h.monitor_path;
     mon.runtime_path = h.path;
     mon.runtime_root = h.root;
+    mon.systemd_cgroup = cgroup_manager_->MonitorSystemdCgroup();
     mon.exit_dir = config_.state + "/exits";
     mon.socket_dir = config_.state + "/attach";
     handlers_[name] = HandlerClients{std::make_unique<oci::RuntimeClient>(rt),
                                      std::make_unique<oci::Monitor>(mon)};
   }
 
-  ASSIGN_OR_RETURN(sandbox::CgroupSetup cgroups, sandbox::DetectCgroups());
-  cgroups_layout_v2_ = cgroups.layout == sandbox::CgroupLayout::kV2;
   SandboxManagerOptions opts;
   opts.records_dir = config_.root + "/sandboxes";
   opts.pods_dir = config_.state + "/pods";
@@ -261,7 +269,7 @@ absl::Status Daemon::StartComponents() {
   if (!net_stats.ok()) CRIUS_LOG(kWarn) << "pod network stats disabled: " << net_stats.status();
   stats_ = std::make_unique<StatsCollector>(
       cgroups, net_stats.ok() ? std::move(*net_stats) : nullptr, sopts);
-  sandboxes_ = std::make_unique<SandboxManager>(os_, *network_, std::move(cgroups), opts);
+  sandboxes_ = std::make_unique<SandboxManager>(os_, *network_, *cgroup_manager_, opts);
 
   image::ImageManagerOptions img;
   img.root = config_.root;
@@ -283,6 +291,7 @@ absl::Status Daemon::StartComponents() {
   copts.exit_dir = config_.state + "/exits";
   copts.oom_score_adj_min = OomScoreAdjFloor();
   copts.cgroup_v2 = cgroups_layout_v2_;
+  copts.cgroups = cgroup_manager_.get();
   copts.step_timer = [rm](std::string_view step, absl::Duration took) { rm->ContainerStartStep(step, took); };
   containers_ = std::make_unique<ContainerManager>(*sandboxes_, *images_, handlers_, copts);
   sandboxes_->SetContainerHooks(

@@ -61,6 +61,7 @@ class Daemon {
   std::unique_ptr<metrics::Metrics> metrics_;
   RealOs os_;
   bool cgroups_layout_v2_ = false;
+  std::unique_ptr<sandbox::CgroupManager> cgroup_manager_;
   std::unique_ptr<cni::NetworkManager> network_;
   std::unique_ptr<SandboxManager> sandboxes_;
   std::unique_ptr<image::ImageManager> images_;

@@ -96,7 +96,10 @@ absl::Status CriService::Status(const CallContext&, const runtime::v1::StatusReq
 
 absl::Status CriService::RuntimeConfig(const CallContext&, const runtime::v1::RuntimeConfigRequest&,
                                        runtime::v1::RuntimeConfigResponse* resp) {
-  resp->mutable_linux()->set_cgroup_driver(runtime::v1::CgroupDriver::CGROUPFS);
+  // kubelet (with KubeletCgroupDriverFromCRI) follows what crius uses.
+  resp->mutable_linux()->set_cgroup_driver(config_.runtime.cgroup_manager == "systemd"
+                                               ? runtime::v1::CgroupDriver::SYSTEMD
+                                               : runtime::v1::CgroupDriver::CGROUPFS);
   return absl::OkStatus();
 }
 

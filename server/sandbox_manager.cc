@@ -55,6 +55,7 @@ std::optional<sandbox::DnsConfig> DnsOf(const PodSandboxConfig& config) {
 // kubelet passes traffic shaping as annotations; the bandwidth plugin wants
 // bits per second.
 absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config);
+sandbox::CgroupResources PodResourcesOf(const PodSandboxConfig& config);
 
 int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
 
@@ -64,9 +65,9 @@ struct SandboxManager::Slot {
   absl::Mutex op;  // held for the whole of a Run/Stop/Remove of one pod
 };
 
-SandboxManager::SandboxManager(Os& os, cni::NetworkManager& network, sandbox::CgroupSetup cgroups,
-                               SandboxManagerOptions options)
-    : os_(os), network_(network), cgroups_(std::move(cgroups)), options_(std::move(options)) {}
+SandboxManager::SandboxManager(Os& os, cni::NetworkManager& network,
+                               sandbox::CgroupManager& cgroups, SandboxManagerOptions options)
+    : os_(os), network_(network), cgroups_(cgroups), options_(std::move(options)) {}
 
 std::shared_ptr<SandboxManager::Slot> SandboxManager::SlotFor(const std::string& id) {
   absl::MutexLock lock(&mu_);
@@ -98,7 +99,7 @@ absl::StatusOr<std::string> SandboxManager::Run(const CallContext& ctx,
         "config.linux.sysctls"));
   }
   if (!config.linux().cgroup_parent().empty()) {
-    RETURN_IF_ERROR(Annotate(sandbox::ValidateCgroupPath(config.linux().cgroup_parent()),
+    RETURN_IF_ERROR(Annotate(cgroups_.ValidateParent(config.linux().cgroup_parent()),
                              "config.linux.cgroup_parent"));
   }
   if (modes.own_uts && !config.hostname().empty()) {
@@ -225,10 +226,10 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
 
   absl::Time step = absl::Now();
   if (!config.linux().cgroup_parent().empty()) {
-    auto cg = sandbox::CreatePodCgroup(os_, cgroups_, config.linux().cgroup_parent());
+    auto cg = cgroups_.CreatePod(config.linux().cgroup_parent(), PodResourcesOf(config));
     if (!cg.ok()) return Annotate(cg.status(), "create pod cgroup");
     r.cgroup = *cg;
-    rb.Push("remove pod cgroup", [&] { return sandbox::RemovePodCgroup(os_, r.cgroup); });
+    rb.Push("remove pod cgroup", [&] { return cgroups_.RemovePod(r.cgroup); });
     RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
     failpoint::Hit(failpoint::Point::kRunPodAfterCgroup);
   }
@@ -260,7 +261,10 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
     is.net_ns = r.namespaces.net;
     is.ipc_ns = r.namespaces.ipc;
     is.uts_ns = r.namespaces.uts;
-    is.cgroups_path = sandbox::InfraCgroupsPath(r.cgroup.path, id);
+    is.cgroups_path = config.linux().cgroup_parent().empty()
+                          ? ""
+                          : cgroups_.RuntimeCgroupsPath(config.linux().cgroup_parent(),
+                                                        sandbox::InfraCgroupName(id));
     // Named before it starts, so recovery can stop it if criusd dies now.
     r.infra.container_id = id;
     r.infra.bundle = is.bundle_dir;
@@ -475,7 +479,7 @@ absl::Status SandboxManager::RemoveLocked(const std::string& id) {
     // pod's uid names it) while the old attempt waits for its removal: that
     // cgroup holds the new pod's processes and stays, handed over below.
     if (current->cgroup.path.empty() || LivePodInCgroup(current->cgroup.path, id) == nullptr) {
-      RETURN_IF_ERROR(Annotate(sandbox::RemovePodCgroup(os_, current->cgroup),
+      RETURN_IF_ERROR(Annotate(cgroups_.RemovePod(current->cgroup),
                                absl::StrCat("remove pod ", id, ": cgroup")));
     }
     cgroup_released_.insert(id);
@@ -616,7 +620,7 @@ absl::Status SandboxManager::RecoverOne(SandboxRecord r) {
     if (r.network_attached) keep(network_.TearDown(NetworkRequest(r)));
     if (!r.shm_path.empty()) keep(sandbox::UnmountPodShm(os_, r.shm_path));
     keep(sandbox::RemovePodNamespaces(os_, r.namespaces));
-    keep(sandbox::RemovePodCgroup(os_, r.cgroup));
+    keep(cgroups_.RemovePod(r.cgroup));
     keep(RemoveAll(r.pod_dir));
     if (!first.ok()) {
       // Kept (not ready) so a later Remove or restart can finish the job.
@@ -685,6 +689,19 @@ absl::StatusOr<uint64_t> ParseQuantity(const std::string& s) {
   const double bits = value * u->second;
   if (bits > 1e19) return absl::InvalidArgumentError(absl::StrCat("quantity \"", s, "\" is too large"));
   return static_cast<uint64_t>(bits);
+}
+
+// The pod-level limits kubelet sends (the sum of the containers'), for a
+// pod cgroup crius creates itself.
+sandbox::CgroupResources PodResourcesOf(const PodSandboxConfig& config) {
+  sandbox::CgroupResources out;
+  if (!config.linux().has_resources()) return out;
+  const runtime::v1::LinuxContainerResources& r = config.linux().resources();
+  out.memory_limit_bytes = r.memory_limit_in_bytes();
+  out.cpu_quota = r.cpu_quota();
+  out.cpu_period = r.cpu_period();
+  out.cpu_shares = r.cpu_shares();
+  return out;
 }
 
 absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config) {

@@ -10,8 +10,8 @@
 
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +19,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/rollback.h"
 #include "api/api.pb.h"
 #include "cni/network_manager.h"
 #include "common/files.h"
 #include "common/os.h"
+#include "common/rollback.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/cgroup_manager.h"
 #include "server/cri_service.h"
 #include "server/lifecycle_observer.h"
 #include "server/name_registry.h"
@@ -56,7 +57,8 @@ class SandboxManager {
  public:
   using RecordPtr = std::shared_ptr<const SandboxRecord>;
 
-  SandboxManager(Os& os, cni::NetworkManager& network, sandbox::CgroupSetup cgroups,
+  // `cgroups` must outlive the manager.
+  SandboxManager(Os& os, cni::NetworkManager& network, sandbox::CgroupManager& cgroups,
                  SandboxManagerOptions options);
 
   // Loads the persisted records, reconciles them with what survived (pins,
@@ -121,7 +123,7 @@ class SandboxManager {
 
   Os& os_;
   cni::NetworkManager& network_;
-  const sandbox::CgroupSetup cgroups_;
+  sandbox::CgroupManager& cgroups_;
   const SandboxManagerOptions options_;
   NameRegistry names_;
   ContainerHooks hooks_;

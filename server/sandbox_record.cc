@@ -45,7 +45,7 @@ std::string SandboxToJson(const SandboxRecord& r) {
         {"pin_dir", r.namespaces.pin_dir}}},
       {"pod_dir", r.pod_dir},
       {"shm_path", r.shm_path},
-      {"cgroup", {{"path", r.cgroup.path}, {"created", r.cgroup.created}}},
+      {"cgroup", {{"path", r.cgroup.path}, {"created", r.cgroup.created}, {"unit", r.cgroup.unit}}},
       {"network_attached", r.network_attached},
       {"ips", r.ips},
       {"cni_result", r.cni_result},
@@ -90,6 +90,7 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text) {
     r.shm_path = j.value("shm_path", "");
     r.cgroup.path = j.at("cgroup").value("path", "");
     r.cgroup.created = j.at("cgroup").value("created", std::vector<std::string>{});
+    r.cgroup.unit = j.at("cgroup").value("unit", "");
     r.network_attached = j.value("network_attached", false);
     r.ips = j.value("ips", std::vector<std::string>{});
     r.cni_result = j.value("cni_result", "");

@@ -8,6 +8,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/systemd_cgroup.h"
 
 namespace crius::server {
 namespace {
@@ -381,7 +382,12 @@ absl::Status ValidatePodSandboxConfig(const PodSandboxConfig& config) {
   const auto& linux = config.linux();
   if (!linux.cgroup_parent().empty()) {
     RETURN_IF_ERROR(NoNul("config.linux.cgroup_parent", linux.cgroup_parent()));
-    if (auto s = sandbox::ValidateCgroupPath(linux.cgroup_parent()); !s.ok()) {
+    // The form alone here (a cgroupfs path or a systemd slice name); the
+    // sandbox manager checks it matches the cgroup manager in use.
+    const std::string& parent = linux.cgroup_parent();
+    const bool slice = parent.find('/') == std::string::npos && absl::EndsWith(parent, ".slice");
+    if (auto s = slice ? sandbox::ValidateSliceName(parent) : sandbox::ValidateCgroupPath(parent);
+        !s.ok()) {
       return Invalid("config.linux.cgroup_parent", StdView(s.message()));
     }
   }

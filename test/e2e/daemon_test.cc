@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -151,6 +152,24 @@ TEST(DaemonE2E, RuntimeConfigReportsTheCgroupfsDriver) {
   auto rc = d.client().RuntimeConfig();
   ASSERT_TRUE(rc.ok()) << rc.status();
   EXPECT_EQ(rc->linux().cgroup_driver(), runtime::v1::CgroupDriver::CGROUPFS);
+}
+
+TEST(DaemonE2E, SystemdCgroupManagerWithoutSystemdRefusesToStart) {
+  TestDaemon d;
+  // Later than the test daemon's own 00-test-cgroup-manager.yaml.
+  WriteTestFile(d.config_dir() + "/10-systemd.yaml", "runtime:\n  cgroup_manager: systemd\n");
+  if (SystemdIsInit()) {
+    // Under systemd (the VM) the same config starts and is reported.
+    ASSERT_TRUE(d.Start().ok()) << d.Log();
+    auto rc = d.client().RuntimeConfig();
+    ASSERT_TRUE(rc.ok()) << rc.status();
+    EXPECT_EQ(rc->linux().cgroup_driver(), runtime::v1::CgroupDriver::SYSTEMD);
+    return;
+  }
+  auto st = d.RunToExit();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) != 0) << *st;
+  EXPECT_TRUE(absl::StrContains(d.Log(), "systemd is not the init system")) << d.Log();
 }
 
 TEST(DaemonE2E, UpdateRuntimeConfigRecordsThePodCidr) {

@@ -91,12 +91,9 @@ class CrashPoint : public ::testing::TestWithParam<std::string_view> {
     auto reg = RegistryFixture::Start();
     ASSERT_TRUE(reg.ok()) << reg.status();
     registry_ = std::move(*reg);
-    auto rootfs = BusyboxRootfs();
-    ASSERT_TRUE(rootfs.ok()) << rootfs.status();
-    auto img = ImageBuilder().AddLayer(*rootfs, Compression::kGzip).Cmd({"/bin/sh"}).Build();
-    ASSERT_TRUE(img.ok()) << img.status();
-    ASSERT_TRUE(registry_->Push(*img, "crash/busybox:v1").ok());
-    image_ = registry_->host() + "/crash/busybox:v1";
+    auto image = registry_->PushBusybox("crash/busybox:v1");
+    ASSERT_TRUE(image.ok()) << image.status();
+    image_ = *image;
 
     d_.extra_env = {absl::StrCat("CRIUS_FAILPOINT=", AbslView(GetParam()))};
     ASSERT_TRUE(d_.Start().ok()) << d_.Log();

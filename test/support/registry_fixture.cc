@@ -13,6 +13,7 @@
 #include "common/exec.h"
 #include "common/files.h"
 #include "common/status.h"
+#include "common/strings.h"
 #include "gtest/gtest.h"
 #include "image/digest.h"
 #include "image/registry_auth.h"
@@ -227,6 +228,14 @@ absl::StatusOr<image::HttpResponse> RegistryFixture::Send(image::HttpRequest req
     authorization_ = answer.authorization;
   }
   return absl::UnauthenticatedError("push: still unauthorized after authenticating");
+}
+
+absl::StatusOr<std::string> RegistryFixture::PushBusybox(std::string_view repo_tag) {
+  ASSIGN_OR_RETURN(std::vector<TarEntry> rootfs, BusyboxRootfs());
+  ASSIGN_OR_RETURN(BuiltImage img,
+                   ImageBuilder().AddLayer(rootfs, Compression::kGzip).Cmd({"/bin/sh"}).Build());
+  RETURN_IF_ERROR(Push(img, repo_tag).status());
+  return absl::StrCat(host(), "/", AbslView(repo_tag));
 }
 
 absl::Status RegistryFixture::PushBlob(const std::string& repo, const Blob& blob) {

@@ -66,6 +66,10 @@ class RegistryFixture {
   // Pushes every image of the index by digest, then the index; returns its digest.
   absl::StatusOr<std::string> PushIndex(const BuiltIndex& index, std::string_view repo_tag);
   absl::Status PushBlob(const std::string& repo, const Blob& blob);
+  // Builds the usual test image (busybox, Cmd /bin/sh, one gzip layer),
+  // pushes it as `repo_tag` ("e2e/busybox:v1") and returns the reference
+  // to pull: "<host>/<repo_tag>".
+  absl::StatusOr<std::string> PushBusybox(std::string_view repo_tag);
   // Returns the digest the registry reports.
   absl::StatusOr<std::string> PushManifest(const std::string& repo, const std::string& tag_or_digest,
                                            const Blob& manifest);

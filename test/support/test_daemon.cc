@@ -52,6 +52,10 @@ TestDaemon::TestDaemon() : tmp_("crius-e2e-") {
   EXPECT_TRUE(MkdirAll(cni_conf_dir()).ok());
   // The same tests run with another default OCI runtime (e.g. crun, in the
   // cgroup v2 VM): a drop-in, so a test's own config_yaml stays as it is.
+  // The tests name cgroupfs parents ("/kubepods/..."); under a systemd PID 1
+  // (the VM's --init systemd) criusd would default to the systemd driver.
+  WriteTestFile(JoinPath(config_dir(), "00-test-cgroup-manager.yaml"),
+                "runtime:\n  cgroup_manager: cgroupfs\n");
   const char* handler = ::getenv("CRIUS_TEST_DEFAULT_HANDLER");
   if (handler != nullptr && *handler != '\0') {
     WriteTestFile(JoinPath(config_dir(), "00-test-default-handler.yaml"),

@@ -67,7 +67,7 @@ class ContainerSpecTest : public ::testing::Test {
     in_.pod.hosts_file = dir_.Path("pod/hosts");
     in_.pod.resolv_conf_file = dir_.Path("pod/resolv.conf");
     in_.pod.shm_path = dir_.Path("pod/shm");
-    in_.pod.cgroup_parent = "/kubepods/burstable/podabc";
+    in_.pod.cgroups_path = "/kubepods/burstable/podabc/crius-c0ffee";
     in_.swap_limit_supported = true;
   }
 
@@ -484,10 +484,11 @@ TEST_F(ContainerSpecTest, Resources) {
   EXPECT_FALSE(r.contains("memory"));
 }
 
-TEST_F(ContainerSpecTest, CgroupsPath) {
+TEST_F(ContainerSpecTest, CgroupsPathIsTheCgroupManagers) {
   EXPECT_EQ(Build().linux_spec.cgroups_path, "/kubepods/burstable/podabc/crius-c0ffee");
-  in_.pod.cgroup_parent.clear();
-  EXPECT_EQ(Build().linux_spec.cgroups_path, "/crius-c0ffee");
+  in_.pod.cgroups_path = "kubepods-burstable-podabc.slice:crius:c0ffee";
+  EXPECT_EQ(ToJson(Build()).at("linux").at("cgroupsPath"),
+            "kubepods-burstable-podabc.slice:crius:c0ffee");
 }
 
 TEST_F(ContainerSpecTest, OomScoreAdjClampedToTheNodeFloor) {

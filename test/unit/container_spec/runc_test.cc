@@ -102,7 +102,7 @@ class RuncSpecTest : public ::testing::Test {
     in_.image_name = "busybox";
     in_.rootfs = rootfs_;
     in_.pod.sandbox_id = "spec-test";
-    in_.pod.cgroup_parent = cgroup_parent_;
+    in_.pod.cgroups_path = JoinPath(cgroup_parent_, "crius-" + id_);
   }
 
   void TearDown() override {

@@ -18,8 +18,8 @@
 #include <functional>
 #include <memory>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -28,6 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/cgroup_manager.h"
 #include "sandbox/namespaces.h"
 #include "test/unit/common/temp_dir.h"
 #include "test/unit/sandbox/sandbox_test_util.h"
@@ -163,7 +164,8 @@ class InfraTest : public ::testing::Test {
     spec.net_ns = pinned_.net;
     spec.ipc_ns = pinned_.ipc;
     spec.uts_ns = pinned_.uts;
-    spec.cgroups_path = InfraCgroupsPath(pod_cgroup_.path, pod_id_);
+    spec.cgroups_path = NewCgroupfsManager(os_, cgroups_)
+                            ->RuntimeCgroupsPath(pod_cgroup_.path, InfraCgroupName(pod_id_));
     return spec;
   }
 
@@ -384,11 +386,9 @@ TEST_F(InfraTest, MissingPauseBinaryIsFailedPreconditionBeforeAnythingIsMade) {
   EXPECT_TRUE(absl::IsInvalidArgument(Start(spec).status()));
 }
 
-TEST(InfraCgroupsPath, IsALeafOfThePodCgroup) {
-  EXPECT_EQ(InfraCgroupsPath("/kubepods/burstable/pod1", "0123456789abcdef"),
-            "/kubepods/burstable/pod1/crius-infra-0123456789ab");
-  EXPECT_EQ(InfraCgroupsPath("/kubepods/pod1/", "abc"), "/kubepods/pod1/crius-infra-abc");
-  EXPECT_EQ(InfraCgroupsPath("", "abc"), "");
+TEST(InfraCgroupName, IsTheFirst12OfThePodId) {
+  EXPECT_EQ(InfraCgroupName("0123456789abcdef"), "infra-0123456789ab");
+  EXPECT_EQ(InfraCgroupName("abc"), "infra-abc");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/flags.h"
@@ -117,6 +118,24 @@ TEST_F(ConfigTest, PathLookupsAndCrunOnlyWhenInstalled) {
   EXPECT_EQ(cfg->runtime.handlers.at("crun").root, "/run/crius/crun");
   EXPECT_EQ(cfg->runtime.monitor_path, conmon);
   EXPECT_EQ(cfg->runtime.handlers.at("crun").monitor_path, conmon);
+}
+
+TEST_F(ConfigTest, CgroupManagerDefaultsToSystemdOnlyUnderSystemd) {
+  absl::StatusOr<Config> cfg = LoadConfig(TestFlags());
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->runtime.cgroup_manager, SystemdIsInit() ? "systemd" : "cgroupfs");
+  EXPECT_THAT(ConfigToYaml(*cfg),
+              HasSubstr("cgroup_manager: \"" + cfg->runtime.cgroup_manager + "\""));
+  for (const char* driver : {"cgroupfs", "systemd"}) {
+    Write("crius.d/10-cgroup.yaml", std::string("runtime:\n  cgroup_manager: ") + driver + "\n");
+    cfg = LoadConfig(TestFlags());
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    EXPECT_EQ(cfg->runtime.cgroup_manager, driver);
+  }
+  Write("crius.d/10-cgroup.yaml", "runtime:\n  cgroup_manager: cgroupv1\n");
+  cfg = LoadConfig(TestFlags());
+  EXPECT_TRUE(absl::IsInvalidArgument(cfg.status()));
+  EXPECT_THAT(std::string(cfg.status().message()), HasSubstr("runtime.cgroup_manager"));
 }
 
 TEST_F(ConfigTest, EmptyAndCommentOnlyFilesAreFine) {
