@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -218,7 +219,12 @@ TEST_F(StreamingInteropE2E, ExecWithTtyRunsOnAPseudoTerminal) {
     ClientRun r = Go({"-transport", transport, "-tty", "-url",
                       ExecUrl(ExecReq({"/bin/busybox", "tty"}, false, /*tty=*/true))});
     EXPECT_EQ(r.exit_code, 0) << r.diagnostics << d_.Log();
-    EXPECT_TRUE(std::regex_match(r.out, std::regex("/dev/pts/[0-9]+\r?\n"))) << r.out;
+    // `runc exec --tty` relays between a terminal of its own in the
+    // container and ours and sets up both line disciplines while the
+    // process may already write: a line can arrive as "\r\r\n" (reproduced
+    // with runc 1.1.5 alone, without crius, about 1 run in 40).
+    EXPECT_TRUE(std::regex_match(r.out, std::regex("/dev/pts/[0-9]+\r*\n")))
+        << absl::CHexEscape(r.out) << "\n" << r.diagnostics;
   }
 }
 
