@@ -34,11 +34,14 @@
 // take the whole grace period). It is a benchmark run by hand, never a
 // test: it asserts nothing about time.
 
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -174,12 +177,26 @@ int Serve(const Options& o) {
     std::cerr << "writing " << o.info << " failed\n";
     return 1;
   }
-  // Up until the script closes our stdin; Ctrl-C is the script's to handle
-  // (its cleanup closes stdin, so the fixture always stops the registry).
+  // Up until the script closes our stdin or sends SIGTERM (its cleanup does
+  // both, in a race): either way this returns and the fixture stops the
+  // registry. Ctrl-C is the script's to handle.
   std::signal(SIGINT, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, nullptr);
+  const int sfd = signalfd(-1, &term, SFD_CLOEXEC);
+  pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {sfd, POLLIN, 0}};
   char buf[256];
-  while (std::fread(buf, 1, sizeof buf, stdin) > 0) {
+  for (;;) {
+    if (poll(fds, sfd >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    if (fds[0].revents != 0 && read(STDIN_FILENO, buf, sizeof buf) <= 0) break;
   }
+  if (sfd >= 0) close(sfd);
   return 0;
 }
 
