@@ -57,10 +57,10 @@ CgroupResources PodTotal(const CgroupResources& resources, const CgroupResources
   if (resources.memory_limit_bytes > 0) {
     out.memory_limit_bytes = resources.memory_limit_bytes + std::max<int64_t>(overhead.memory_limit_bytes, 0);
   }
-  if (resources.cpu_quota > 0) {
+  if (resources.cpu_quota > 0 || resources.cpu_quota == kUnlimitedCpuQuota) {
     out.cpu_period = resources.cpu_period > 0 ? resources.cpu_period : kDefaultCpuPeriod;
     out.cpu_quota = resources.cpu_quota;
-    if (overhead.cpu_quota > 0) {
+    if (resources.cpu_quota > 0 && overhead.cpu_quota > 0) {
       const int64_t overhead_period = overhead.cpu_period > 0 ? overhead.cpu_period : kDefaultCpuPeriod;
       // The overhead's share of a CPU, over the pod's period.
       out.cpu_quota += static_cast<int64_t>(static_cast<__int128>(overhead.cpu_quota) *
@@ -86,10 +86,11 @@ std::vector<CgroupFileValue> PodCgroupFiles(const CgroupResources& res, bool v2)
       out.push_back({"cpu", "cpu.shares", std::to_string(res.cpu_shares)});
     }
   }
-  if (res.cpu_quota > 0) {
+  if (res.cpu_quota > 0 || res.cpu_quota == kUnlimitedCpuQuota) {
     const int64_t period = res.cpu_period > 0 ? res.cpu_period : kDefaultCpuPeriod;
     if (v2) {
-      out.push_back({"cpu", "cpu.max", absl::StrCat(res.cpu_quota, " ", period)});
+      const std::string quota = res.cpu_quota > 0 ? std::to_string(res.cpu_quota) : "max";
+      out.push_back({"cpu", "cpu.max", absl::StrCat(quota, " ", period)});
     } else {
       out.push_back({"cpu", "cpu.cfs_period_us", std::to_string(period)});
       out.push_back({"cpu", "cpu.cfs_quota_us", std::to_string(res.cpu_quota)});

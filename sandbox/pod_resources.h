@@ -17,7 +17,7 @@
 //                  to resources' period                 (only if resources has one)
 //   CPU shares   = resources.shares + overhead.shares   (either; at most 262144)
 // A field left at 0 is not touched (as `runc update` does): 0 never means
-// "unlimited".
+// "unlimited"; a CPU quota of -1 does (v1 cfs_quota_us -1, v2 cpu.max "max").
 
 #include <cstdint>
 #include <string>
@@ -32,7 +32,7 @@ namespace crius::sandbox {
 // Pod-level limits; 0 means unset.
 struct CgroupResources {
   int64_t memory_limit_bytes = 0;
-  int64_t cpu_quota = 0;   // microseconds per cpu_period
+  int64_t cpu_quota = 0;   // microseconds per cpu_period; -1: unlimited
   int64_t cpu_period = 0;  // microseconds; 0 => 100000
   int64_t cpu_shares = 0;  // v1 shares; v2 gets the weight runc derives from them
   int64_t pids_limit = 0;
@@ -41,6 +41,7 @@ struct CgroupResources {
 };
 
 inline constexpr int64_t kDefaultCpuPeriod = 100000;
+inline constexpr int64_t kUnlimitedCpuQuota = -1;
 
 // runc's conversion of CPU shares (2..262144) to a cgroup v2 weight
 // (1..10000); 0 for 0.

@@ -1,5 +1,6 @@
 #include "sandbox/systemd_cgroup.h"
 
+#include <limits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -129,7 +130,9 @@ class SystemdCgroupManager final : public CgroupManager {
       props->push_back(
           {v2 ? "MemoryMax" : "MemoryLimit", static_cast<uint64_t>(res.memory_limit_bytes)});
     }
-    if (res.cpu_quota > 0) {
+    if (res.cpu_quota == kUnlimitedCpuQuota) {
+      props->push_back({"CPUQuotaPerSecUSec", std::numeric_limits<uint64_t>::max()});  // "infinity"
+    } else if (res.cpu_quota > 0) {
       const int64_t period = res.cpu_period > 0 ? res.cpu_period : kDefaultCpuPeriod;
       // systemd takes the quota per second of wall time.
       props->push_back(

@@ -81,6 +81,13 @@ TEST(PodCgroupFiles, V1AndV2) {
               ElementsAre(CgroupFileValue{"memory", "memory.max", "268435456"},
                           CgroupFileValue{"cpu", "cpu.weight", "20"},
                           CgroupFileValue{"cpu", "cpu.max", "50000 100000"}));
+  // -1 lifts the quota; the overhead adds nothing to no limit.
+  EXPECT_EQ(PodTotal(Res(0, -1, 0, 0), Res(0, 5000, 0, 0)), Res(0, -1, 100000, 0));
+  EXPECT_THAT(PodCgroupFiles(Res(0, -1, 0, 0), true),
+              ElementsAre(CgroupFileValue{"cpu", "cpu.max", "max 100000"}));
+  EXPECT_THAT(PodCgroupFiles(Res(0, -1, 50000, 0), false),
+              ElementsAre(CgroupFileValue{"cpu", "cpu.cfs_period_us", "50000"},
+                          CgroupFileValue{"cpu", "cpu.cfs_quota_us", "-1"}));
   // Unset fields are left alone.
   EXPECT_THAT(PodCgroupFiles(Res(0, 0, 20000, 0), false), ElementsAre());
   EXPECT_THAT(PodCgroupFiles(Res(0, 0, 0, 2), true),
