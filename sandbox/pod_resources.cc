@@ -32,9 +32,11 @@ absl::Status Refused(const absl::Status& s, const CgroupFileValue& f, const std:
         absl::StrCat("the pod cgroup ", dir, " does not exist: ", s.message()));
   }
   if (absl::IsUnavailable(s) && f.controller == "memory") {  // EBUSY
-    return absl::FailedPreconditionError(absl::StrCat(
-        "memory limit ", f.value, " is below what the pod uses (the kernel could not reclaim "
-        "enough): ", s.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("memory limit ", f.value,
+                     " is below what the pod uses (the kernel could not reclaim "
+                     "enough): ",
+                     s.message()));
   }
   if (absl::IsInvalidArgument(s) || absl::IsUnavailable(s)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -55,20 +57,22 @@ uint64_t SharesToWeight(int64_t shares) {
 CgroupResources PodTotal(const CgroupResources& resources, const CgroupResources& overhead) {
   CgroupResources out;
   if (resources.memory_limit_bytes > 0) {
-    out.memory_limit_bytes = resources.memory_limit_bytes + std::max<int64_t>(overhead.memory_limit_bytes, 0);
+    out.memory_limit_bytes =
+        resources.memory_limit_bytes + std::max<int64_t>(overhead.memory_limit_bytes, 0);
   }
   if (resources.cpu_quota > 0 || resources.cpu_quota == kUnlimitedCpuQuota) {
     out.cpu_period = resources.cpu_period > 0 ? resources.cpu_period : kDefaultCpuPeriod;
     out.cpu_quota = resources.cpu_quota;
     if (resources.cpu_quota > 0 && overhead.cpu_quota > 0) {
-      const int64_t overhead_period = overhead.cpu_period > 0 ? overhead.cpu_period : kDefaultCpuPeriod;
+      const int64_t overhead_period =
+          overhead.cpu_period > 0 ? overhead.cpu_period : kDefaultCpuPeriod;
       // The overhead's share of a CPU, over the pod's period.
       out.cpu_quota += static_cast<int64_t>(static_cast<__int128>(overhead.cpu_quota) *
                                             out.cpu_period / overhead_period);
     }
   }
-  const int64_t shares = std::max<int64_t>(resources.cpu_shares, 0) +
-                         std::max<int64_t>(overhead.cpu_shares, 0);
+  const int64_t shares =
+      std::max<int64_t>(resources.cpu_shares, 0) + std::max<int64_t>(overhead.cpu_shares, 0);
   if (shares > 0) out.cpu_shares = std::min(shares, kMaxShares);
   return out;
 }
@@ -103,8 +107,8 @@ absl::Status CheckMemoryLimit(const CgroupSetup& setup, const std::string& path,
   if (limit <= 0) return absl::OkStatus();
   const std::string dir = ControllerDir(setup, path, "memory");
   if (dir.empty()) return absl::OkStatus();
-  const std::string file = JoinPath(
-      dir, setup.layout == CgroupLayout::kV2 ? "memory.current" : "memory.usage_in_bytes");
+  const std::string file =
+      JoinPath(dir, setup.layout == CgroupLayout::kV2 ? "memory.current" : "memory.usage_in_bytes");
   absl::StatusOr<std::string> text = ReadFile(file);
   if (absl::IsNotFound(text.status())) {
     return absl::FailedPreconditionError(absl::StrCat("the pod cgroup ", dir, " does not exist"));

@@ -23,13 +23,13 @@
 namespace crius::sandbox {
 namespace {
 
+using ::crius::sandbox::testing::PathExists;
 using ::crius::testing::MockOs;
 using ::crius::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::NiceMock;
-using ::crius::sandbox::testing::PathExists;
 
 CgroupResources Res(int64_t memory, int64_t quota, int64_t period, int64_t shares) {
   CgroupResources r;
@@ -41,7 +41,8 @@ CgroupResources Res(int64_t memory, int64_t quota, int64_t period, int64_t share
 }
 
 TEST(PodTotal, AddsTheOverheadToTheContainersSum) {
-  CgroupResources total = PodTotal(Res(256 << 20, 50000, 100000, 512), Res(64 << 20, 25000, 100000, 102));
+  CgroupResources total =
+      PodTotal(Res(256 << 20, 50000, 100000, 512), Res(64 << 20, 25000, 100000, 102));
   EXPECT_EQ(total, Res(320 << 20, 75000, 100000, 614));
 }
 
@@ -168,11 +169,12 @@ TEST_F(PodCgroupWriteTest, KernelRefusalsAreFailedPrecondition) {
   NiceMock<MockOs> os;
   // EBUSY (the kernel could not reclaim down to the limit) and EINVAL (a
   // child's quota above the new one), as WriteCgroupFile reports them.
-  ON_CALL(os, Open).WillByDefault([&](const std::string& p, int flags, mode_t mode) -> absl::StatusOr<UniqueFd> {
-    if (absl::EndsWith(p, "memory.limit_in_bytes")) return absl::UnavailableError("EBUSY");
-    if (absl::EndsWith(p, "cpu.cfs_quota_us")) return absl::InvalidArgumentError("EINVAL");
-    return os_.Open(p, flags, mode);
-  });
+  ON_CALL(os, Open).WillByDefault(
+      [&](const std::string& p, int flags, mode_t mode) -> absl::StatusOr<UniqueFd> {
+        if (absl::EndsWith(p, "memory.limit_in_bytes")) return absl::UnavailableError("EBUSY");
+        if (absl::EndsWith(p, "cpu.cfs_quota_us")) return absl::InvalidArgumentError("EINVAL");
+        return os_.Open(p, flags, mode);
+      });
   absl::Status mem = UpdatePodCgroup(os, V1Setup(), "/kubepods/pod1", Res(1 << 20, 0, 0, 0));
   EXPECT_TRUE(absl::IsFailedPrecondition(mem)) << mem;
   EXPECT_THAT(std::string(mem.message()), HasSubstr("memory limit 1048576 is below"));
