@@ -43,13 +43,7 @@ class ResizeE2E : public ::testing::Test {
 
   client::CriClient& cri() { return d_.client(); }
 
-  std::string Run(const PodSandboxConfig& config) {
-    auto id = RunPod(cri(), config);
-    EXPECT_TRUE(id.ok()) << id.status() << "\n" << d_.Log();
-    if (!id.ok()) return "";
-    reaper_.Add(*id);
-    return *id;
-  }
+  std::string Run(const PodSandboxConfig& config) { return reaper_.Run(config); }
 
   PodSandboxConfig PodWithCgroup(const std::string& name) {
     PodSandboxConfig c = HostNetworkPodConfig(name, /*host_ipc=*/true);
