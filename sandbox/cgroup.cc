@@ -40,16 +40,6 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
-absl::Status WriteCgroupFile(Os& os, const std::string& path, std::string_view value) {
-  ASSIGN_OR_RETURN(UniqueFd fd, os.Open(path, O_WRONLY, 0));
-  ssize_t n = ::write(fd.get(), value.data(), value.size());
-  if (n != static_cast<ssize_t>(value.size())) {
-    return ErrnoStatus(n < 0 ? errno : EIO,
-                       absl::StrCat("write \"", AbslView(value), "\" to ", path));
-  }
-  return absl::OkStatus();
-}
-
 // On a pure v2 host a child cgroup only gets the controllers its parent
 // lists in cgroup.subtree_control, so every ancestor of the pod must enable
 // them for the pod's limits to work.
@@ -80,10 +70,6 @@ absl::Status InheritCpuset(Os& os, const std::string& parent, const std::string&
     RETURN_IF_ERROR(WriteCgroupFile(os, JoinPath(dir, file), value));
   }
   return absl::OkStatus();
-}
-
-bool HasController(const CgroupHierarchy& h, std::string_view name) {
-  return std::find(h.controllers.begin(), h.controllers.end(), name) != h.controllers.end();
 }
 
 absl::StatusOr<std::vector<std::string>> ChildDirs(const std::string& dir) {
@@ -139,6 +125,20 @@ absl::Status CollectPids(const std::string& dir, std::set<pid_t>* pids, int dept
 }
 
 }  // namespace
+
+absl::Status WriteCgroupFile(Os& os, const std::string& path, std::string_view value) {
+  ASSIGN_OR_RETURN(UniqueFd fd, os.Open(path, O_WRONLY, 0));
+  ssize_t n = ::write(fd.get(), value.data(), value.size());
+  if (n != static_cast<ssize_t>(value.size())) {
+    return ErrnoStatus(n < 0 ? errno : EIO,
+                       absl::StrCat("write \"", AbslView(value), "\" to ", path));
+  }
+  return absl::OkStatus();
+}
+
+bool HasController(const CgroupHierarchy& h, std::string_view name) {
+  return std::find(h.controllers.begin(), h.controllers.end(), name) != h.controllers.end();
+}
 
 std::string_view CgroupLayoutName(CgroupLayout layout) {
   switch (layout) {

@@ -41,6 +41,14 @@ struct CgroupSetup {
   std::vector<CgroupHierarchy> hierarchies;
 };
 
+// Writes `value` into the cgroup control file `path` in one write(2), as
+// the kernel wants; the errno is kept in the status's code (EBUSY is
+// Unavailable, EINVAL InvalidArgument, ENOENT NotFound).
+absl::Status WriteCgroupFile(Os& os, const std::string& path, std::string_view value);
+
+// Whether a v1 hierarchy carries `name` ("memory", "cpu", "name=systemd").
+bool HasController(const CgroupHierarchy& h, std::string_view name);
+
 // Finds the mounted hierarchies in a mount table: each v1 hierarchy once
 // (the first mount of it, by controller set), and the v2 mount. Mounts of a
 // sub-directory of a hierarchy (root != "/", e.g. bind mounts) are skipped.

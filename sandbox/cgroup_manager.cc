@@ -27,6 +27,13 @@ class CgroupfsManager final : public CgroupManager {
 
   absl::Status RemovePod(const PodCgroup& cgroup) override { return RemovePodCgroup(os_, cgroup); }
 
+  absl::Status UpdatePod(const PodCgroup& cgroup, const CgroupResources& res) override {
+    if (cgroup.path.empty()) {
+      return absl::FailedPreconditionError("the pod has no pod-level cgroup (no cgroup_parent)");
+    }
+    return UpdatePodCgroup(os_, setup_, cgroup.path, res);
+  }
+
   std::string RuntimeCgroupsPath(std::string_view parent, std::string_view name) const override {
     // A leaf of its own under the pod (or the root): runc removes exactly
     // that directory on delete, so no shared parent is left behind.

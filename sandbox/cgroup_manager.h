@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "common/os.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/pod_resources.h"
 
 namespace crius::sandbox {
 
@@ -34,17 +35,6 @@ enum class CgroupDriver { kCgroupfs, kSystemd };
 
 // "cgroupfs" / "systemd", as runtime.cgroup_manager spells them.
 std::string_view CgroupDriverName(CgroupDriver driver);
-
-// Pod-level limits for a cgroup crius creates (LinuxPodSandboxConfig
-// .resources); 0 means unset. kubelet usually creates and sizes the pod
-// cgroup itself, and then these are not applied.
-struct CgroupResources {
-  int64_t memory_limit_bytes = 0;
-  int64_t cpu_quota = 0;   // microseconds per cpu_period
-  int64_t cpu_period = 0;  // microseconds; 0 => 100000
-  int64_t cpu_shares = 0;  // v1 shares; v2 gets the weight runc derives from them
-  int64_t pids_limit = 0;
-};
 
 // The prefix of crius's own cgroups and scopes: "crius-<id>" or
 // "crius-<id>.scope".
@@ -69,6 +59,11 @@ class CgroupManager {
   // Removes what CreatePod made (idempotent). FailedPrecondition while
   // processes remain (cgroupfs).
   virtual absl::Status RemovePod(const PodCgroup& cgroup) = 0;
+  // Sets the pod cgroup's CPU and memory to `resources` (fields at 0 stay
+  // as they are): UpdatePodSandboxResources. FailedPrecondition when the
+  // cgroup is gone or the kernel refuses the values in its present state (a
+  // memory limit below what the pod uses).
+  virtual absl::Status UpdatePod(const PodCgroup& cgroup, const CgroupResources& resources) = 0;
 
   // linux.cgroupsPath for a container (or the pod's infra process) called
   // `name` inside the pod cgroup `parent`; without a parent, a leaf of the

@@ -67,6 +67,16 @@ int AppendProperty(sd_bus_message* m, const UnitProperty& p) {
   return sd_bus_message_close_container(m);
 }
 
+// Appends an a(sv) array of `properties`.
+int AppendProperties(sd_bus_message* m, const std::vector<UnitProperty>& properties) {
+  int r = sd_bus_message_open_container(m, 'a', "(sv)");
+  for (const UnitProperty& p : properties) {
+    if (r >= 0) r = AppendProperty(m, p);
+  }
+  if (r >= 0) r = sd_bus_message_close_container(m);
+  return r;
+}
+
 // Polls `done` with a growing pause until it answers or `timeout` passes.
 template <typename Check>
 absl::Status PollUntil(absl::Duration timeout, std::string_view what, Check done) {
@@ -152,11 +162,7 @@ absl::Status SystemdBus::StartTransientUnit(const std::string& name,
     int r =
         sd_bus_message_new_method_call(bus_, &m.m, kDest, kPath, kManager, "StartTransientUnit");
     if (r >= 0) r = sd_bus_message_append(m.m, "ss", name.c_str(), "fail");
-    if (r >= 0) r = sd_bus_message_open_container(m.m, 'a', "(sv)");
-    for (const UnitProperty& p : properties) {
-      if (r >= 0) r = AppendProperty(m.m, p);
-    }
-    if (r >= 0) r = sd_bus_message_close_container(m.m);
+    if (r >= 0) r = AppendProperties(m.m, properties);
     if (r >= 0) r = sd_bus_message_append(m.m, "a(sa(sv))", 0);
     if (r < 0) return ErrnoStatus(-r, absl::StrCat("build StartTransientUnit ", name));
     BusError err;
@@ -174,6 +180,22 @@ absl::Status SystemdBus::StartTransientUnit(const std::string& name,
     }
     return *state == "active";
   });
+}
+
+absl::Status SystemdBus::SetUnitProperties(const std::string& name,
+                                           const std::vector<UnitProperty>& properties) {
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(EnsureOpen());
+  MessageRef m;
+  int r = sd_bus_message_new_method_call(bus_, &m.m, kDest, kPath, kManager, "SetUnitProperties");
+  if (r >= 0) r = sd_bus_message_append(m.m, "sb", name.c_str(), 1);
+  if (r >= 0) r = AppendProperties(m.m, properties);
+  if (r < 0) return ErrnoStatus(-r, absl::StrCat("build SetUnitProperties ", name));
+  BusError err;
+  MessageRef reply;
+  r = sd_bus_call(bus_, m.m, kCallTimeoutUsec, &err.e, &reply.m);
+  if (r < 0) return err.ToStatus(r, absl::StrCat("systemd SetUnitProperties ", name));
+  return absl::OkStatus();
 }
 
 absl::Status SystemdBus::StopUnit(const std::string& name, absl::Duration timeout) {

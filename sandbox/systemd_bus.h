@@ -49,6 +49,12 @@ class SystemdBus {
   // loaded is success.
   absl::Status StopUnit(const std::string& name, absl::Duration timeout);
 
+  // SetUnitProperties(name, runtime=true, properties): changes a loaded
+  // unit's properties (a slice's MemoryMax, CPUWeight, ...) until the next
+  // boot. NotFound when no such unit is loaded.
+  absl::Status SetUnitProperties(const std::string& name,
+                                 const std::vector<UnitProperty>& properties);
+
   // The unit's ActiveState ("active", "inactive", "failed", ...); NotFound
   // when no such unit is loaded.
   absl::StatusOr<std::string> ActiveState(const std::string& name);

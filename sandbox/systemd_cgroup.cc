@@ -1,5 +1,6 @@
 #include "sandbox/systemd_cgroup.h"
 
+#include <limits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -30,13 +31,6 @@ bool UnitChar(char c) {
 absl::Status BadSlice(std::string_view slice, std::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrCat("systemd slice \"", AbslView(slice), "\": ", AbslView(why)));
-}
-
-// runc's conversion of CPU shares (2..262144) to a cgroup v2 weight
-// (1..10000), so a slice crius makes weighs what runc would give it.
-uint64_t SharesToWeight(int64_t shares) {
-  if (shares <= 0) return 0;
-  return 1 + ((static_cast<uint64_t>(shares) - 2) * 9999) / 262142;
 }
 
 class SystemdCgroupManager final : public CgroupManager {
@@ -77,6 +71,28 @@ class SystemdCgroupManager final : public CgroupManager {
     return cg;
   }
 
+  // Sets the slice's properties, so systemd writes the files and keeps the
+  // values (a daemon-reload does not undo them). Under systemd the slice is
+  // the pod's whether crius or kubelet started it.
+  absl::Status UpdatePod(const PodCgroup& cg, const CgroupResources& res) override {
+    if (cg.path.empty()) {
+      return absl::FailedPreconditionError("the pod has no pod-level cgroup (no cgroup_parent)");
+    }
+    const std::string slice = cg.unit.empty() ? cg.path.substr(cg.path.rfind('/') + 1) : cg.unit;
+    // systemd applies what it can and only logs what the kernel refuses, so
+    // the refusal that matters is checked here.
+    RETURN_IF_ERROR(CheckMemoryLimit(setup_, cg.path, res.memory_limit_bytes));
+    std::vector<UnitProperty> props;
+    AddResources(res, &props);
+    if (props.empty()) return absl::OkStatus();
+    absl::Status s = bus_->SetUnitProperties(slice, props);
+    if (absl::IsNotFound(s)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the pod slice ", slice, " is not loaded: ", s.message()));
+    }
+    return Annotate(s, absl::StrCat("set the resources of pod slice ", slice));
+  }
+
   absl::Status RemovePod(const PodCgroup& cg) override {
     if (cg.unit.empty()) return absl::OkStatus();
     return Annotate(bus_->StopUnit(cg.unit, kUnitTimeout),
@@ -114,8 +130,10 @@ class SystemdCgroupManager final : public CgroupManager {
       props->push_back(
           {v2 ? "MemoryMax" : "MemoryLimit", static_cast<uint64_t>(res.memory_limit_bytes)});
     }
-    if (res.cpu_quota > 0) {
-      const int64_t period = res.cpu_period > 0 ? res.cpu_period : 100000;
+    if (res.cpu_quota == kUnlimitedCpuQuota) {
+      props->push_back({"CPUQuotaPerSecUSec", std::numeric_limits<uint64_t>::max()});  // "infinity"
+    } else if (res.cpu_quota > 0) {
+      const int64_t period = res.cpu_period > 0 ? res.cpu_period : kDefaultCpuPeriod;
       // systemd takes the quota per second of wall time.
       props->push_back(
           {"CPUQuotaPerSecUSec", static_cast<uint64_t>(res.cpu_quota) * 1000000 / period});

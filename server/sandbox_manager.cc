@@ -55,6 +55,7 @@ std::optional<sandbox::DnsConfig> DnsOf(const PodSandboxConfig& config) {
 // kubelet passes traffic shaping as annotations; the bandwidth plugin wants
 // bits per second.
 absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config);
+sandbox::CgroupResources CgroupResourcesOf(const runtime::v1::LinuxContainerResources& r);
 sandbox::CgroupResources PodResourcesOf(const PodSandboxConfig& config);
 
 int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
@@ -389,6 +390,30 @@ absl::Status SandboxManager::WithPodLocked(const std::string& id,
   return (this->*fn)(full);
 }
 
+absl::Status SandboxManager::UpdateResources(
+    const runtime::v1::UpdatePodSandboxResourcesRequest& req) {
+  ASSIGN_OR_RETURN(RecordPtr found, Get(req.pod_sandbox_id()));
+  auto slot = SlotFor(found->id);
+  absl::MutexLock op(&slot->op);
+  // Again under the pod's lock: a Remove may have finished meanwhile.
+  ASSIGN_OR_RETURN(RecordPtr current, Get(found->id));
+  const std::string what = absl::StrCat("update resources of pod ", current->id);
+  if (current->cgroup.path.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": the pod has no pod-level cgroup (it was run without cgroup_parent)"));
+  }
+  const sandbox::CgroupResources total =
+      sandbox::PodTotal(CgroupResourcesOf(req.resources()), CgroupResourcesOf(req.overhead()));
+  RETURN_IF_ERROR(Annotate(cgroups_.UpdatePod(current->cgroup, total), what));
+  SandboxRecord updated = *current;
+  auto* linux = updated.config.mutable_linux();
+  if (req.has_resources()) *linux->mutable_resources() = req.resources();
+  if (req.has_overhead()) *linux->mutable_overhead() = req.overhead();
+  RETURN_IF_ERROR(Annotate(Persist(updated), what));
+  Publish(std::move(updated));
+  return absl::OkStatus();
+}
+
 absl::Status SandboxManager::Stop(const std::string& id) {
   return WithPodLocked(id, &SandboxManager::StopLocked);
 }
@@ -691,17 +716,20 @@ absl::StatusOr<uint64_t> ParseQuantity(const std::string& s) {
   return static_cast<uint64_t>(bits);
 }
 
-// The pod-level limits kubelet sends (the sum of the containers'), for a
-// pod cgroup crius creates itself.
-sandbox::CgroupResources PodResourcesOf(const PodSandboxConfig& config) {
+sandbox::CgroupResources CgroupResourcesOf(const runtime::v1::LinuxContainerResources& r) {
   sandbox::CgroupResources out;
-  if (!config.linux().has_resources()) return out;
-  const runtime::v1::LinuxContainerResources& r = config.linux().resources();
   out.memory_limit_bytes = r.memory_limit_in_bytes();
   out.cpu_quota = r.cpu_quota();
   out.cpu_period = r.cpu_period();
   out.cpu_shares = r.cpu_shares();
   return out;
+}
+
+// The pod-level limits kubelet sends (the sum of the containers' plus the
+// pod overhead), for a pod cgroup crius creates itself.
+sandbox::CgroupResources PodResourcesOf(const PodSandboxConfig& config) {
+  return sandbox::PodTotal(CgroupResourcesOf(config.linux().resources()),
+                           CgroupResourcesOf(config.linux().overhead()));
 }
 
 absl::StatusOr<std::optional<cni::Bandwidth>> BandwidthOf(const PodSandboxConfig& config) {

@@ -70,6 +70,13 @@ class SandboxManager {
   absl::Status Stop(const std::string& id);
   absl::Status Remove(const std::string& id);
 
+  // UpdatePodSandboxResources: sets the pod cgroup's CPU and memory to
+  // `resources` plus `overhead` (sandbox/pod_resources.h says why and how)
+  // and keeps both in the pod's record (config.linux), so they survive a
+  // restart. NotFound for an unknown pod, FailedPrecondition for a pod
+  // without a pod-level cgroup or values the kernel refuses.
+  absl::Status UpdateResources(const runtime::v1::UpdatePodSandboxResourcesRequest& req);
+
   // By full id or unique prefix; NotFound otherwise.
   absl::StatusOr<RecordPtr> Get(const std::string& id) const;
   std::vector<RecordPtr> List() const;

@@ -1,7 +1,7 @@
 // The pod sandbox RPCs: RunPodSandbox, StopPodSandbox, RemovePodSandbox,
-// PodSandboxStatus, ListPodSandbox and StreamPodSandboxes. The work is in
-// SandboxManager; this file turns records into CRI messages and applies
-// the list filters, from memory.
+// PodSandboxStatus, UpdatePodSandboxResources, ListPodSandbox and
+// StreamPodSandboxes. The work is in SandboxManager; this file turns records
+// into CRI messages and applies the list filters, from memory.
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -33,6 +33,15 @@ void FillPodSandbox(const SandboxRecord& r, PodSandbox* out) {
   out->set_runtime_handler(r.runtime_handler);
 }
 
+// The pod-level values of a LinuxContainerResources (what
+// UpdatePodSandboxResources uses), in the JSON names CRI clients print.
+nlohmann::json PodResourcesJson(const runtime::v1::LinuxContainerResources& r) {
+  return {{"cpuPeriod", r.cpu_period()},
+          {"cpuQuota", r.cpu_quota()},
+          {"cpuShares", r.cpu_shares()},
+          {"memoryLimitInBytes", r.memory_limit_in_bytes()}};
+}
+
 std::string VerboseInfo(const SandboxRecord& r) {
   nlohmann::json info = {
       {"id", r.id},
@@ -50,6 +59,13 @@ std::string VerboseInfo(const SandboxRecord& r) {
     info["cniResult"] = nlohmann::json::parse(r.cni_result, nullptr, false);
   }
   if (!r.network_error.empty()) info["networkError"] = r.network_error;
+  // As sent at RunPodSandbox or by the last UpdatePodSandboxResources.
+  if (r.config.linux().has_resources()) {
+    info["resources"] = PodResourcesJson(r.config.linux().resources());
+  }
+  if (r.config.linux().has_overhead()) {
+    info["overhead"] = PodResourcesJson(r.config.linux().overhead());
+  }
   return info.dump();
 }
 
@@ -84,6 +100,12 @@ absl::Status CriService::PodSandboxStatus(const CallContext&,
   if (req.verbose()) (*resp->mutable_info())["info"] = VerboseInfo(r);
   resp->set_timestamp(absl::ToUnixNanos(absl::Now()));
   return absl::OkStatus();
+}
+
+absl::Status CriService::UpdatePodSandboxResources(
+    const CallContext&, const runtime::v1::UpdatePodSandboxResourcesRequest& req,
+    runtime::v1::UpdatePodSandboxResourcesResponse*) {
+  return sandboxes_->UpdateResources(req);
 }
 
 absl::Status CriService::ListPodSandbox(const CallContext&, const runtime::v1::ListPodSandboxRequest& req,

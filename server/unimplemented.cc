@@ -24,8 +24,6 @@ absl::Status NotBuilt(const char* method) {
     return NotBuilt(#M);                                                    \
   }
 
-// Pod sandboxes.
-CRIUS_UNBUILT_UNARY(UpdatePodSandboxResources)
 // Containers.
 CRIUS_UNBUILT_UNARY(CheckpointContainer)
 

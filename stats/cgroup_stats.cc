@@ -235,10 +235,6 @@ void ReadV2Memory(const std::string& dir, CgroupStats& s) {
   FinishMemory(m);
 }
 
-bool HasController(const sandbox::CgroupHierarchy& h, std::string_view name) {
-  return std::find(h.controllers.begin(), h.controllers.end(), name) != h.controllers.end();
-}
-
 bool SafeCgroupPath(std::string_view path) {
   if (path.find('\0') != std::string_view::npos) return false;
   size_t pos = 0;

@@ -66,13 +66,7 @@ class SandboxE2E : public ::testing::Test {
   client::CriClient& cri() { return d_.client(); }
 
   // Runs a pod and registers it for cleanup.
-  std::string Run(const PodSandboxConfig& config) {
-    auto id = RunPod(cri(), config);
-    EXPECT_TRUE(id.ok()) << id.status() << "\n" << d_.Log();
-    if (!id.ok()) return "";
-    reaper_.Add(*id);
-    return *id;
-  }
+  std::string Run(const PodSandboxConfig& config) { return reaper_.Run(config); }
 
   absl::Status Stop(const std::string& id) {
     runtime::v1::StopPodSandboxRequest req;

@@ -330,6 +330,14 @@ absl::StatusOr<PodInspect> InspectPod(client::CriClient& client, const std::stri
 
 // --- PodReaper ---
 
+std::string PodReaper::Run(const runtime::v1::PodSandboxConfig& config) {
+  auto id = RunPod(daemon_.client(), config);
+  EXPECT_TRUE(id.ok()) << id.status() << "\n" << daemon_.Log();
+  if (!id.ok()) return "";
+  Add(*id);
+  return *id;
+}
+
 PodReaper::~PodReaper() {
   if (!daemon_.Running()) {
     // The test killed it: a fresh daemon on the same dirs recovers the

@@ -147,6 +147,9 @@ class PodReaper {
   PodReaper(const PodReaper&) = delete;
   PodReaper& operator=(const PodReaper&) = delete;
   void Add(const std::string& id) { ids_.push_back(id); }
+  // Runs the pod through the daemon and adds it; its id, or "" with a test
+  // failure carrying the daemon's log.
+  std::string Run(const runtime::v1::PodSandboxConfig& config);
 
  private:
   TestDaemon& daemon_;

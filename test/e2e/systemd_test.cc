@@ -4,7 +4,8 @@
 //   test/vm/systemd.sh
 // For runc and for crun: the pod's slice appears as a transient unit and in
 // the cgroup tree, the container runs in crius-<id>.scope with its memory
-// limit in memory.max (and an updated one), its conmon in crius-conmon-<id>.scope, stats come
+// limit in memory.max (and an updated one), the pod slice resized by
+// UpdatePodSandboxResources, its conmon in crius-conmon-<id>.scope, stats come
 // from the scope, `systemctl restart criusd` keeps the container running,
 // and removal leaves no slice and no scope behind.
 
@@ -156,6 +157,31 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   ASSERT_TRUE(client_->UpdateContainerResources(update).ok());
   EXPECT_EQ(CgroupFile(scope_dir, "memory.max"), std::to_string(2 * kMemoryLimit));
 
+  // UpdatePodSandboxResources sets the pod slice's properties over D-Bus
+  // (MemoryMax, CPUQuotaPerSecUSec, CPUWeight): resources plus overhead.
+  runtime::v1::UpdatePodSandboxResourcesRequest resize;
+  resize.set_pod_sandbox_id(pod_id);
+  resize.mutable_resources()->set_memory_limit_in_bytes(256 << 20);
+  resize.mutable_resources()->set_cpu_quota(50000);
+  resize.mutable_resources()->set_cpu_period(100000);
+  resize.mutable_resources()->set_cpu_shares(512);
+  resize.mutable_overhead()->set_memory_limit_in_bytes(32 << 20);
+  resize.mutable_overhead()->set_cpu_quota(10000);
+  resize.mutable_overhead()->set_cpu_shares(100);
+  auto resized = client_->UpdatePodSandboxResources(resize);
+  ASSERT_TRUE(resized.ok()) << resized.status();
+  EXPECT_EQ(CgroupFile(slice_dir, "memory.max"), std::to_string(288 << 20));
+  EXPECT_EQ(CgroupFile(slice_dir, "cpu.max"), "60000 100000");
+  EXPECT_EQ(CgroupFile(slice_dir, "cpu.weight"), "24");  // runc's weight for 612 shares
+  // Below what the running container uses: refused, the slice unchanged.
+  runtime::v1::UpdatePodSandboxResourcesRequest too_small = resize;
+  too_small.clear_overhead();
+  too_small.mutable_resources()->set_memory_limit_in_bytes(4096);
+  auto refused_resize = client_->UpdatePodSandboxResources(too_small);
+  EXPECT_EQ(refused_resize.status().code(), absl::StatusCode::kFailedPrecondition)
+      << refused_resize.status();
+  EXPECT_EQ(CgroupFile(slice_dir, "memory.max"), std::to_string(288 << 20));
+
   // Stats are read from the scope's cgroup.
   runtime::v1::ContainerStatsRequest stats;
   stats.set_container_id(id);
@@ -180,6 +206,12 @@ TEST_P(SystemdE2E, PodSliceContainerScopeRestartAndCleanRemoval) {
   auto ps = client_->PodSandboxStatus(pod_status);
   ASSERT_TRUE(ps.ok()) << ps.status();
   EXPECT_EQ(ps->status().state(), runtime::v1::SANDBOX_READY);
+  // The resize is in the pod's record, and the slice kept it.
+  auto inspected = InspectPod(*client_, pod_id);
+  ASSERT_TRUE(inspected.ok()) << inspected.status();
+  ASSERT_TRUE(inspected->info.contains("resources")) << inspected->info.dump();
+  EXPECT_EQ(inspected->info["resources"].value("memoryLimitInBytes", int64_t{0}), 256 << 20);
+  EXPECT_EQ(CgroupFile(slice_dir, "memory.max"), std::to_string(288 << 20));
 
   runtime::v1::StopContainerRequest stop;
   stop.set_container_id(id);

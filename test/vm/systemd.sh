@@ -2,8 +2,9 @@
 # The systemd cgroup driver, proven in the cgroup v2 VM with systemd as PID 1:
 # criusd runs as criusd.service (deploy/) with its default config, which picks
 # the systemd cgroup manager (deploy/install.sh wants criusctl too); test/e2e/systemd_test.cc then drives it with runc
-# and with crun (pod slice, container and conmon scopes, memory.max,
-# `systemctl restart criusd`, nothing left after removal). By hand, not in
+# and with crun (pod slice, container and conmon scopes, memory.max, the pod
+# slice resized by UpdatePodSandboxResources, `systemctl restart criusd`,
+# nothing left after removal). By hand, not in
 # ctest (the VM boot alone takes longer than a unit of CI should).
 #   test/vm/systemd.sh
 set -euo pipefail
