@@ -2,6 +2,7 @@
 # Builds crius and runs every test tier (unit, e2e, fault) with ctest.
 # Needs root: the e2e and fault tiers start real daemons, namespaces and
 # mounts. Extra arguments go to ctest (e.g. -L unit, -R Version).
+# CRIUS_BENCH=OFF leaves the benchmarks (bench/) out of the build.
 # At the end it prints how many tests of each tier ran, passed, failed and
 # skipped, so a run with fewer tests than the last one is visible. Under CI
 # (.ci/run exports CRIUS_TEST_NO_SKIP=1) a skipped test fails
@@ -12,7 +13,7 @@ build=${CRIUS_BUILD_DIR:-$top/build}
 # A new build dir gets Ninja, lld and line-table debug info (-g1: backtraces
 # keep file:line, the objects are a third the size); ccache when installed.
 # An existing build dir keeps the generator it was made with.
-args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRIUS_BENCH="${CRIUS_BENCH:-ON}")
 if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null; then
   args+=(-G Ninja)
 fi
