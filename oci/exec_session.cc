@@ -380,7 +380,9 @@ absl::StatusOr<int> RunExecSession(const RuntimeClientOptions &rt,
   req.process["terminal"] = req.tty;
   SessionFiles files(req.work_dir);
   RETURN_IF_ERROR(files.status());
-  RETURN_IF_ERROR(WriteFileAtomic(files.process(), req.process.dump(), 0600));
+  // Read once by the runtime and removed with the session: never fsynced.
+  RETURN_IF_ERROR(
+      WriteFileAtomic(files.process(), req.process.dump(), 0600, Durability::kProcessCrash));
   SigpipeBlock sigpipe;
   Pty pty;
   if (req.tty) {

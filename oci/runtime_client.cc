@@ -392,7 +392,8 @@ absl::StatusOr<ExecResult> RuntimeClient::ExecProcess(const std::string& id,
   RETURN_IF_ERROR(log.status());
   const std::string process_file = log.path() + ".process.json";
   const std::string pid_file = log.path() + ".pid";
-  RETURN_IF_ERROR(WriteFileAtomic(process_file, text, 0600));
+  // Read once by the runtime and removed below: never fsynced.
+  RETURN_IF_ERROR(WriteFileAtomic(process_file, text, 0600, Durability::kProcessCrash));
   ExecOptions o;
   o.argv = Argv({"exec", "--process", process_file, "--pid-file", pid_file, id},
                 {"--log", log.path()});

@@ -167,7 +167,10 @@ absl::Status WriteSpec(const std::string& bundle_dir, const Spec& spec) {
     // dump() throws on strings that are not valid UTF-8.
     return absl::InvalidArgumentError(std::string("OCI spec is not valid JSON: ") + e.what());
   }
-  return Annotate(WriteFileAtomic(JoinPath(bundle_dir, "config.json"), text, 0600),
+  // Bundles live in the volatile state dir (/run): a machine crash takes the
+  // container with it, so only a criusd crash needs surviving (no fsync).
+  return Annotate(WriteFileAtomic(JoinPath(bundle_dir, "config.json"), text, 0600,
+                                  Durability::kProcessCrash),
                   "write OCI spec");
 }
 

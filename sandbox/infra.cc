@@ -157,8 +157,9 @@ absl::StatusOr<InfraProcess> StartInfra(const InfraSpec& spec) {
   rb.Push("remove infra bundle", [&] { return RemoveAll(spec.bundle_dir); });
   // The bind mount's target: the runtime would make it, but the root is
   // read-only and being explicit costs nothing.
-  RETURN_IF_ERROR(Annotate(WriteFileAtomic(JoinPath(rootfs, kPauseInContainer), "", 0444),
-                           "infra mount point"));
+  RETURN_IF_ERROR(Annotate(
+      WriteFileAtomic(JoinPath(rootfs, kPauseInContainer), "", 0444, Durability::kProcessCrash),
+      "infra mount point"));
   RETURN_IF_ERROR(oci::WriteSpec(spec.bundle_dir, InfraOciSpec(spec)));
 
   const std::string pid_file = JoinPath(spec.bundle_dir, kPidFile);

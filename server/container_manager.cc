@@ -280,7 +280,7 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   TimeStep("rootfs", step);
 
   r.termination_log = JoinPath(r.bundle, "termination-log");
-  RETURN_IF_ERROR(WriteFileAtomic(r.termination_log, "", 0666));
+  RETURN_IF_ERROR(WriteFileAtomic(r.termination_log, "", 0666, Durability::kProcessCrash));
   if (!pod.config.log_directory().empty() && !config.log_path().empty()) {
     r.log_path = JoinPath(pod.config.log_directory(), config.log_path());
     // The edge refused a log_path with ".."; checked again here because
