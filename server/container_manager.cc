@@ -17,6 +17,8 @@
 #include "common/log.h"
 #include "common/rollback.h"
 #include "common/status.h"
+#include "common/strings.h"
+#include "common/utf8.h"
 #include "nlohmann/json.hpp"
 #include "oci/container_spec.h"
 #include "oci/spec.h"
@@ -154,8 +156,9 @@ HandlerClients* ContainerManager::ClientsFor(const std::string& handler) {
 
 absl::Status ContainerManager::Persist(const ContainerRecord& r, Durability durability) {
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
-  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), ContainerToJson(r), 0600,
-                                  durability),
+  auto text = ContainerToJson(r);
+  if (!text.ok()) return Annotate(text.status(), "persist container record");
+  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), *text, 0600, durability),
                   "persist container record");
 }
 
@@ -388,8 +391,9 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   };
   rb.Push("delete runtime state", [&] {
     absl::Status s = clients->runtime->Delete(id, /*force=*/true);
-    (void)clients->monitor->RemoveContainerFiles(id);
-    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+    absl::Status files = clients->monitor->RemoveContainerFiles(id);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    return files;
   });
   step = absl::Now();
   auto created = clients->monitor->Create(create);
@@ -478,7 +482,7 @@ void ContainerManager::MarkStartFailed(const std::string& id, const absl::Status
         r.state = runtime::v1::CONTAINER_EXITED;
         r.exit_code = 128;
         r.reason = "StartError";
-        r.message = std::string(error.message());
+        r.message = ToValidUtf8(StdView(error.message()));  // may quote the runtime's output
         r.finished_at_ns = NowNs();
         return true;
       },
@@ -505,8 +509,9 @@ void ContainerManager::ApplyExit(ContainerRecord* r, int exit_code, absl::Time f
   }
   // The container's /dev/termination-log; kubelet falls back to the log
   // tail itself when the pod asks for FallbackToLogsOnError.
+  // The container wrote it: any bytes at all.
   auto msg = ReadFile(r->termination_log, kTerminationMessageMax);
-  if (msg.ok()) r->message = *msg;
+  if (msg.ok()) r->message = ToValidUtf8(*msg);
 }
 
 void ContainerManager::NotifyExit(const RecordPtr& before, const RecordPtr& after) {
@@ -683,7 +688,9 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
       if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, absl::StrCat("remove container ", id));
     }
     failpoint::Hit(failpoint::Point::kRemoveContainerAfterRuntimeDelete);
-    (void)clients->monitor->RemoveContainerFiles(id);
+    // Not ignored: the exit file and attach link would leak for good once
+    // the record is gone. The removal fails and kubelet retries it.
+    RETURN_IF_ERROR(Annotate(clients->monitor->RemoveContainerFiles(id), absl::StrCat("remove container ", id)));
   }
   RETURN_IF_ERROR(Annotate(images_.rootfs().Unmount(id), absl::StrCat("remove container ", id)));
   RETURN_IF_ERROR(Annotate(images_.rootfs().Remove(id), absl::StrCat("remove container ", id)));
@@ -867,7 +874,7 @@ void ContainerManager::UndoInterruptedCreate(ContainerRecord r) {
   if (HandlerClients* clients = ClientsFor(r.runtime_handler); clients != nullptr) {
     absl::Status s = clients->runtime->Delete(r.id, /*force=*/true);
     if (!absl::IsNotFound(s)) keep(s);
-    (void)clients->monitor->RemoveContainerFiles(r.id);
+    keep(clients->monitor->RemoveContainerFiles(r.id));
   }
   keep(images_.rootfs().Unmount(r.id));
   keep(images_.rootfs().Remove(r.id));

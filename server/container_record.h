@@ -65,7 +65,7 @@ struct ContainerRecord {
 absl::StatusOr<nlohmann::json> ExecProcessFor(const ContainerRecord& record,
                                               const std::vector<std::string>& cmd);
 
-std::string ContainerToJson(const ContainerRecord& record);
+absl::StatusOr<std::string> ContainerToJson(const ContainerRecord& record);
 absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& json);
 
 }  // namespace crius::server

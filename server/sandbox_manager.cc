@@ -16,6 +16,7 @@
 #include "common/rollback.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "sandbox/pod_files.h"
 #include "sandbox/shm.h"
 #include "sandbox/sysctl.h"
@@ -176,7 +177,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   // so the pod stays, NOT READY, for RemovePodSandbox to finish.
   r.creating = false;
   r.state = runtime::v1::SANDBOX_NOTREADY;
-  if (r.network_attached) r.network_error = std::string(undo.message());
+  if (r.network_attached) r.network_error = ToValidUtf8(StdView(undo.message()));
   if (absl::Status s = Persist(r); !s.ok()) {
     // Still the intent record on disk: the next start of criusd undoes it.
     CRIUS_LOG(kWarn) << "pod " << id << ": keep after a failed rollback: " << s;
@@ -347,9 +348,11 @@ cni::PodNetworkRequest SandboxManager::NetworkRequest(const SandboxRecord& r) co
 
 absl::Status SandboxManager::Persist(const SandboxRecord& record, Durability durability) {
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
-  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"),
-                                  SandboxToJson(record), 0600, durability),
-                  "persist pod record");
+  auto text = SandboxToJson(record);
+  if (!text.ok()) return Annotate(text.status(), "persist pod record");
+  return Annotate(
+      WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"), *text, 0600, durability),
+      "persist pod record");
 }
 
 void SandboxManager::Notify(LifecycleEvent event, RecordPtr record) const {
@@ -404,7 +407,7 @@ absl::Status SandboxManager::TearDownNetwork(SandboxRecord* r) {
   if (!r->network_attached) return absl::OkStatus();
   absl::Status s = network_.TearDown(NetworkRequest(*r));
   if (!s.ok()) {
-    r->network_error = std::string(s.message());
+    r->network_error = ToValidUtf8(StdView(s.message()));
     return Annotate(s, "tear down pod network");
   }
   r->network_attached = false;

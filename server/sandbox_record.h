@@ -61,7 +61,7 @@ struct SandboxRecord {
 
 std::string ReservationNameOf(const runtime::v1::PodSandboxMetadata& md);
 
-std::string SandboxToJson(const SandboxRecord& record);
+absl::StatusOr<std::string> SandboxToJson(const SandboxRecord& record);
 absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& json);
 
 }  // namespace crius::server
