@@ -36,6 +36,7 @@ namespace crius::failpoint {
   X(kRunPodAfterCgroup, "run-pod-after-cgroup")                              \
   X(kRunPodAfterNamespaces, "run-pod-after-namespaces")                      \
   X(kRunPodAfterInfraStart, "run-pod-after-infra-start")                     \
+  X(kRunPodBeforeCniAdd, "run-pod-before-cni-add")                           \
   X(kRunPodAfterCniAdd, "run-pod-after-cni-add")                             \
   X(kRunPodBeforeRecord, "run-pod-before-final-record")                      \
   X(kCreateContainerAfterRootfs, "create-container-after-rootfs-mount")      \

@@ -149,6 +149,24 @@ std::shared_ptr<ContainerManager::Slot> ContainerManager::SlotFor(const std::str
   return slot;
 }
 
+namespace {
+template <typename Map>
+bool HasKeyWithPrefix(const Map& m, const std::string& prefix) {
+  auto it = m.lower_bound(prefix);
+  return it != m.end() && absl::StartsWith(it->first, prefix);
+}
+}  // namespace
+
+std::string ContainerManager::ClaimNewId() {
+  absl::MutexLock lock(&mu_);
+  std::string id = oci::NewIdWithFreeAttachKey(NewObjectId, [this](const std::string& key) {
+    mu_.AssertHeld();
+    return HasKeyWithPrefix(records_, key) || HasKeyWithPrefix(slots_, key);
+  });
+  slots_[id] = std::make_shared<Slot>();
+  return id;
+}
+
 HandlerClients* ContainerManager::ClientsFor(const std::string& handler) {
   auto it = handlers_.find(handler);
   return it == handlers_.end() ? nullptr : &it->second;
@@ -250,9 +268,15 @@ absl::StatusOr<std::string> ContainerManager::Create(const CallContext& ctx,
   ContainerRecord probe;
   probe.config = req.config();
   const std::string name = probe.ReservationName(pod->config.metadata());
-  ASSIGN_OR_RETURN(auto reservation, names_.Reserve(name, NewObjectId(), ctx.deadline));
-  if (reservation.outcome == NameRegistry::Outcome::kExisting) return reservation.id;
-  const std::string id = reservation.id;
+  const std::string fresh = ClaimNewId();
+  auto reservation = names_.Reserve(name, fresh, ctx.deadline);
+  if (!reservation.ok() || reservation->outcome == NameRegistry::Outcome::kExisting) {
+    absl::MutexLock lock(&mu_);
+    slots_.erase(fresh);
+    if (!reservation.ok()) return reservation.status();
+    return reservation->id;
+  }
+  const std::string id = reservation->id;
   auto slot = SlotFor(id);
   absl::MutexLock op(&slot->op);
   auto record = Build(id, req, *pod, **image);

@@ -94,6 +94,10 @@ class ContainerManager {
  private:
   struct Slot;
   std::shared_ptr<Slot> SlotFor(const std::string& id);
+  // A fresh id whose attach key (conmon's -u, oci::AttachKey) no record and
+  // no create in flight holds, claimed by a new slot until Create either
+  // records it or drops the slot.
+  std::string ClaimNewId();
   absl::StatusOr<ContainerRecord> Build(const std::string& id, const runtime::v1::CreateContainerRequest& req,
                                         const SandboxRecord& pod, const image::ImageRecord& image);
   absl::Status Persist(const ContainerRecord& record, Durability durability = Durability::kDurable);

@@ -221,7 +221,8 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
   if (spec.uts) r.namespaces.uts = JoinPath(spec.pin_dir, "uts");
   if (modes.own_ipc) r.shm_path = JoinPath(r.pod_dir, "shm");
   r.network_attached = modes.own_net;  // DEL of a never-added pod is harmless
-  // Removed by Create once every undo succeeded, never before.
+  // Removed by Create once every undo succeeded, never before. Only what a
+  // reboot destroys is made until CNI ADD, which writes it durably.
   RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
   failpoint::Hit(failpoint::Point::kRunPodAfterIntent);
 
@@ -298,6 +299,11 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
     // The undo is registered before ADD: a plugin that half-succeeded must
     // still be DELeted.
     rb.Push("tear down pod network", [&] { return network_.TearDown(NetworkRequest(r)); });
+    // ADD leaves state on disk (host-local's IP reservation, libcni's
+    // cache) that outlives a reboot: the record that tells recovery to DEL
+    // it must outlive one too (sandbox_record.h, Durability).
+    RETURN_IF_ERROR(Persist(r, Durability::kDurable));
+    failpoint::Hit(failpoint::Point::kRunPodBeforeCniAdd);
     step = absl::Now();
     auto attached = network_.SetUp(NetworkRequest(r));
     if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
