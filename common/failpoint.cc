@@ -8,13 +8,12 @@
 #include <cstdlib>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
-
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/strings.h"
 
 namespace crius::failpoint {

@@ -31,31 +31,31 @@
 namespace crius::failpoint {
 
 // X(enumerator, "name"); the name is what CRIUS_FAILPOINT takes.
-#define CRIUS_FAILPOINTS(X)                                                  \
-  X(kRunPodAfterIntent, "run-pod-after-intent-record")                       \
-  X(kRunPodAfterCgroup, "run-pod-after-cgroup")                              \
-  X(kRunPodAfterNamespaces, "run-pod-after-namespaces")                      \
-  X(kRunPodAfterInfraStart, "run-pod-after-infra-start")                     \
-  X(kRunPodBeforeCniAdd, "run-pod-before-cni-add")                           \
-  X(kRunPodAfterCniAdd, "run-pod-after-cni-add")                             \
-  X(kRunPodBeforeRecord, "run-pod-before-final-record")                      \
-  X(kCreateContainerAfterRootfs, "create-container-after-rootfs-mount")      \
-  X(kCreateContainerAfterSpec, "create-container-after-spec")                \
+#define CRIUS_FAILPOINTS(X)                                                      \
+  X(kRunPodAfterIntent, "run-pod-after-intent-record")                           \
+  X(kRunPodAfterCgroup, "run-pod-after-cgroup")                                  \
+  X(kRunPodAfterNamespaces, "run-pod-after-namespaces")                          \
+  X(kRunPodAfterInfraStart, "run-pod-after-infra-start")                         \
+  X(kRunPodBeforeCniAdd, "run-pod-before-cni-add")                               \
+  X(kRunPodAfterCniAdd, "run-pod-after-cni-add")                                 \
+  X(kRunPodBeforeRecord, "run-pod-before-final-record")                          \
+  X(kCreateContainerAfterRootfs, "create-container-after-rootfs-mount")          \
+  X(kCreateContainerAfterSpec, "create-container-after-spec")                    \
   X(kCreateContainerAfterRuntimeCreate, "create-container-after-runtime-create") \
-  X(kCreateContainerBeforeRecord, "create-container-before-record")          \
-  X(kStartContainerBeforeRuntimeStart, "start-container-before-runtime-start") \
-  X(kStartContainerAfterRuntimeStart, "start-container-after-runtime-start") \
-  X(kStopContainerAfterKill, "stop-container-after-kill")                    \
+  X(kCreateContainerBeforeRecord, "create-container-before-record")              \
+  X(kStartContainerBeforeRuntimeStart, "start-container-before-runtime-start")   \
+  X(kStartContainerAfterRuntimeStart, "start-container-after-runtime-start")     \
+  X(kStopContainerAfterKill, "stop-container-after-kill")                        \
   X(kRemoveContainerAfterRuntimeDelete, "remove-container-after-runtime-delete") \
   X(kRemoveContainerBeforeRecordDelete, "remove-container-before-record-delete") \
-  X(kStopPodBeforeCniDel, "stop-pod-before-cni-del")                         \
-  X(kStopPodAfterCniDel, "stop-pod-after-cni-del")                           \
-  X(kRemovePodAfterCgroup, "remove-pod-after-cgroup-removal")                \
-  X(kRemovePodBeforeRecordDelete, "remove-pod-before-record-delete")         \
-  X(kPullImageMidLayer, "pull-image-mid-layer")                              \
-  X(kPullImageAfterUnpack, "pull-image-after-unpack")                        \
-  X(kPullImageBeforeRecord, "pull-image-before-record")                      \
-  X(kStartContainerRecordWrite, "start-container-record-write")              \
+  X(kStopPodBeforeCniDel, "stop-pod-before-cni-del")                             \
+  X(kStopPodAfterCniDel, "stop-pod-after-cni-del")                               \
+  X(kRemovePodAfterCgroup, "remove-pod-after-cgroup-removal")                    \
+  X(kRemovePodBeforeRecordDelete, "remove-pod-before-record-delete")             \
+  X(kPullImageMidLayer, "pull-image-mid-layer")                                  \
+  X(kPullImageAfterUnpack, "pull-image-after-unpack")                            \
+  X(kPullImageBeforeRecord, "pull-image-before-record")                          \
+  X(kStartContainerRecordWrite, "start-container-record-write")                  \
   X(kContainerExitRecordWrite, "container-exit-record-write")
 
 enum class Point : uint32_t {
@@ -94,7 +94,8 @@ inline bool Armed(Point p) {
 
 // Dies (or holds) here if `p` is armed.
 inline void Hit(Point p) {
-  if (Armed(p)) [[unlikely]] internal::Reached(p);
+  if (Armed(p)) [[unlikely]]
+    internal::Reached(p);
 }
 
 }  // namespace crius::failpoint

@@ -237,8 +237,8 @@ absl::StatusOr<ImagePtr> ImageManager::DoPull(const Reference& ref, const Creden
 }
 
 absl::Status ImageManager::FetchLayers(const Reference& repo, const std::vector<Descriptor>& layers,
-                                       const std::vector<std::string>& diff_ids, const Credentials& creds,
-                                       Leases& leases) {
+                                       const std::vector<std::string>& diff_ids,
+                                       const Credentials& creds, Leases& leases) {
   const std::vector<std::string> chain_ids = ChainIds(diff_ids);
   std::atomic<size_t> next{0};
   absl::Mutex mu;

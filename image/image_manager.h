@@ -98,8 +98,9 @@ class ImageManager {
   absl::Status FetchLayers(const Reference& repo, const std::vector<Descriptor>& layers,
                            const std::vector<std::string>& diff_ids, const Credentials& creds,
                            Leases& leases);
-  absl::Status FetchLayer(const Reference& repo, const Descriptor& layer, const std::string& chain_id,
-                          const std::string& diff_id, const Credentials& creds, Leases& leases);
+  absl::Status FetchLayer(const Reference& repo, const Descriptor& layer,
+                          const std::string& chain_id, const std::string& diff_id,
+                          const Credentials& creds, Leases& leases);
   // Streams the layer blob into the content store, retrying a dropped
   // connection; nothing of a failed download is kept.
   absl::Status DownloadLayer(const Reference& repo, const Descriptor& layer, const Credentials& creds);

@@ -17,9 +17,9 @@
 // its own working directory (unshare(CLONE_FS)), as containers/storage
 // does with a helper process.
 //
-// Thread-safe; mounts and unmounts are serialised.
+// Thread-safe; mounts and unmounts of one container are serialised, of
+// different containers run in parallel.
 
-#include <memory>
 #include <map>
 #include <memory>
 #include <string>

@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "common/files.h"
 #include "common/failpoint.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rollback.h"
@@ -176,8 +176,9 @@ absl::Status ContainerManager::Persist(const ContainerRecord& r, Durability dura
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
   auto text = ContainerToJson(r);
   if (!text.ok()) return Annotate(text.status(), "persist container record");
-  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), *text, 0600, durability),
-                  "persist container record");
+  return Annotate(
+      WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), *text, 0600, durability),
+      "persist container record");
 }
 
 void ContainerManager::PersistOrWarn(const ContainerRecord& r, std::string_view when) {
@@ -186,9 +187,9 @@ void ContainerManager::PersistOrWarn(const ContainerRecord& r, std::string_view 
   }
 }
 
-ContainerManager::RecordChange ContainerManager::ChangeRecord(const std::string& id, Durability durability,
-                                                              const std::function<bool(ContainerRecord&)>& edit,
-                                                              const SwapFn& swapped) {
+ContainerManager::RecordChange ContainerManager::ChangeRecord(
+    const std::string& id, Durability durability, const std::function<bool(ContainerRecord&)>& edit,
+    const SwapFn& swapped) {
   std::shared_ptr<Slot> slot;
   {
     absl::MutexLock lock(&mu_);
@@ -480,7 +481,8 @@ absl::Status ContainerManager::Start(const std::string& id) {
       },
       [&](const RecordPtr& before, const RecordPtr& after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         starting_.erase(cid);
-        if (before->state == runtime::v1::CONTAINER_CREATED) Notify(LifecycleEvent::kStarted, after);
+        if (before->state == runtime::v1::CONTAINER_CREATED)
+          Notify(LifecycleEvent::kStarted, after);
       });
   if (change.record == nullptr) {
     absl::MutexLock lock(&mu_);
@@ -488,7 +490,8 @@ absl::Status ContainerManager::Start(const std::string& id) {
   }
   // The container runs whatever the disk says; a lost write is repaired by
   // recovery, which asks the runtime about a CREATED container.
-  if (!change.persisted.ok()) CRIUS_LOG(kWarn) << "container " << cid << ": after start: " << change.persisted;
+  if (!change.persisted.ok())
+    CRIUS_LOG(kWarn) << "container " << cid << ": after start: " << change.persisted;
   return absl::OkStatus();
 }
 
@@ -560,9 +563,10 @@ void ContainerManager::OnExit(const oci::ExitEvent& event) {
       [this](const RecordPtr& before, const RecordPtr& after)
           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { NotifyExit(before, after); });
   if (change.record == nullptr) return;
-  if (!change.persisted.ok()) CRIUS_LOG(kWarn) << "container " << event.id << ": after its exit: " << change.persisted;
-  CRIUS_LOG(kInfo) << "container " << event.id << " exited with code " << change.record->exit_code << " ("
-                   << change.record->reason << ")";
+  if (!change.persisted.ok())
+    CRIUS_LOG(kWarn) << "container " << event.id << ": after its exit: " << change.persisted;
+  CRIUS_LOG(kInfo) << "container " << event.id << " exited with code " << change.record->exit_code
+                   << " (" << change.record->reason << ")";
   QueueRuntimeDelete(event.id);
 }
 
@@ -714,7 +718,8 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
     failpoint::Hit(failpoint::Point::kRemoveContainerAfterRuntimeDelete);
     // Not ignored: the exit file and attach link would leak for good once
     // the record is gone. The removal fails and kubelet retries it.
-    RETURN_IF_ERROR(Annotate(clients->monitor->RemoveContainerFiles(id), absl::StrCat("remove container ", id)));
+    RETURN_IF_ERROR(Annotate(clients->monitor->RemoveContainerFiles(id),
+                             absl::StrCat("remove container ", id)));
   }
   RETURN_IF_ERROR(Annotate(images_.rootfs().Unmount(id), absl::StrCat("remove container ", id)));
   RETURN_IF_ERROR(Annotate(images_.rootfs().Remove(id), absl::StrCat("remove container ", id)));

@@ -121,7 +121,8 @@ class ContainerManager {
   HandlerClients* ClientsFor(const std::string& handler);
   void OnExit(const oci::ExitEvent& event);
   // Started (if StartContainer had not said so yet) and stopped.
-  void NotifyExit(const RecordPtr& before, const RecordPtr& after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NotifyExit(const RecordPtr& before, const RecordPtr& after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A container's conmon exited. With an exit file that is an ordinary
   // exit; without one conmon was killed: the container lost its stdio, its
   // log and its exit report, so it is killed and recorded EXITED (137,

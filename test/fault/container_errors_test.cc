@@ -26,7 +26,8 @@ using ContainerErrors = ContainerE2E;
 // refuses anything else), and the record holding them is written: the
 // message is the same after a restart.
 TEST_F(ContainerErrors, ATerminationMessageThatIsNotUtf8IsReportedAndKept) {
-  auto id = Create("bad-bytes", {"sh", "-c", "printf 'bad \\377\\376 bytes' > /dev/termination-log; exit 3"});
+  auto id = Create("bad-bytes",
+                   {"sh", "-c", "printf 'bad \\377\\376 bytes' > /dev/termination-log; exit 3"});
   ASSERT_TRUE(id.ok()) << id.status() << d_.Log();
   ASSERT_TRUE(Start(*id).ok()) << d_.Log();
   auto st = WaitFor(*id, CONTAINER_EXITED);
@@ -69,7 +70,8 @@ TEST_F(ContainerErrors, ExecSyncRefusesAnUnparsableStoredProcess) {
   auto resp = d_.client().ExecSync(req);
   ASSERT_FALSE(resp.ok()) << "ran with an empty process: " << resp->DebugString();
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInternal);
-  EXPECT_THAT(std::string(resp.status().message()), HasSubstr("stored process spec does not parse"));
+  EXPECT_THAT(std::string(resp.status().message()),
+              HasSubstr("stored process spec does not parse"));
 }
 
 // A container file that cannot be removed fails RemoveContainer (the

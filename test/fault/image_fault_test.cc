@@ -272,11 +272,13 @@ TEST(ImageFault, RemoveImageDoesNotWaitForAStalledPull) {
 
   absl::Status pull_status = absl::UnknownError("not run");
   std::thread puller([&] {
-    pull_status = d.client().PullImage(PullReq(stalling.server().host() + "/stall/app:v1")).status();
+    pull_status =
+        d.client().PullImage(PullReq(stalling.server().host() + "/stall/app:v1")).status();
   });
   // The stall reached, and the other layer of that pull stored.
   const bool stalled = WaitFor([&] {
-    return stalling.StallReached() && img::Exists(img::BlobPath(root, stalled_image->layers[0].digest));
+    return stalling.StallReached() &&
+           img::Exists(img::BlobPath(root, stalled_image->layers[0].digest));
   });
   if (stalled) {
     // Far below the pull's 60 s progress timeout, which would end the stall.

@@ -56,9 +56,9 @@ class RecordLock : public ContainerE2E {
     releaser.join();
   }
 
-  static constexpr failpoint::Point kHeld[] = {failpoint::Point::kStartContainerRecordWrite,
-                                               failpoint::Point::kContainerExitRecordWrite,
-                                               failpoint::Point::kRemoveContainerBeforeRecordDelete};
+  static constexpr failpoint::Point kHeld[] = {
+      failpoint::Point::kStartContainerRecordWrite, failpoint::Point::kContainerExitRecordWrite,
+      failpoint::Point::kRemoveContainerBeforeRecordDelete};
 
   std::string HoldFile(failpoint::Point p) const {
     return hold_dir_ + "/" + std::string(failpoint::Name(p));
@@ -129,8 +129,8 @@ TEST_F(RecordLock, ListAndStatusAnswerWhileARecordWriteIsHeld) {
   if (HasFatalFailure()) return;
   EXPECT_EQ(StateOf(*id), CONTAINER_EXITED);
 
-  ExpectAnswersWhileHeld(failpoint::Point::kRemoveContainerBeforeRecordDelete, *id, CONTAINER_EXITED,
-                         [&] {
+  ExpectAnswersWhileHeld(failpoint::Point::kRemoveContainerBeforeRecordDelete, *id,
+                         CONTAINER_EXITED, [&] {
                            runtime::v1::RemoveContainerRequest rm;
                            rm.set_container_id(*id);
                            return d_.client().RemoveContainer(rm).status();

@@ -82,7 +82,8 @@ TEST(FailpointTest, AHeldPointWaitsUntilItsFileIsRemoved) {
   });
   const std::string file = dir.path() + "/container-exit-record-write";
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (::access(file.c_str(), F_OK) != 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  while (::access(file.c_str(), F_OK) != 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(1));
   ASSERT_EQ(::access(file.c_str(), F_OK), 0) << "the hold never showed";
   EXPECT_FALSE(passed);  // the file is still there, so the thread still waits
   ASSERT_EQ(::unlink(file.c_str()), 0);

@@ -21,14 +21,20 @@ TEST(Utf8Test, ValidTextIsKept) {
 TEST(Utf8Test, InvalidBytesBecomeReplacementCharacters) {
   const std::string r = kFffd;
   EXPECT_EQ(ToValidUtf8("bad \xFF\xFE bytes"), "bad " + r + r + " bytes");
-  EXPECT_EQ(ToValidUtf8("\xC3"), r);                                // cut short
-  EXPECT_EQ(ToValidUtf8("\xC3" "A"), r + "A");                      // no continuation
-  EXPECT_EQ(ToValidUtf8("\xC0\xAF"), r + r);                        // overlong '/'
-  EXPECT_EQ(ToValidUtf8("\xE0\x80\xAF"), r + r + r);                // overlong
-  EXPECT_EQ(ToValidUtf8("\xED\xA0\x80"), r + r + r);                // surrogate
-  EXPECT_EQ(ToValidUtf8("\xF4\x90\x80\x80"), r + r + r + r);        // past U+10FFFF
-  EXPECT_EQ(ToValidUtf8("\x80" "ok"), r + "ok");                    // stray continuation
-  EXPECT_EQ(ToValidUtf8("\xE2\x82" "\xE2\x82\xAC"), r + r + "\xE2\x82\xAC");
+  EXPECT_EQ(ToValidUtf8("\xC3"), r);  // cut short
+  EXPECT_EQ(ToValidUtf8("\xC3"
+                        "A"),
+            r + "A");                                         // no continuation
+  EXPECT_EQ(ToValidUtf8("\xC0\xAF"), r + r);                  // overlong '/'
+  EXPECT_EQ(ToValidUtf8("\xE0\x80\xAF"), r + r + r);          // overlong
+  EXPECT_EQ(ToValidUtf8("\xED\xA0\x80"), r + r + r);          // surrogate
+  EXPECT_EQ(ToValidUtf8("\xF4\x90\x80\x80"), r + r + r + r);  // past U+10FFFF
+  EXPECT_EQ(ToValidUtf8("\x80"
+                        "ok"),
+            r + "ok");  // stray continuation
+  EXPECT_EQ(ToValidUtf8("\xE2\x82"
+                        "\xE2\x82\xAC"),
+            r + r + "\xE2\x82\xAC");
 }
 
 }  // namespace

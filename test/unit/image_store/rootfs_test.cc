@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "common/files.h"
 #include "common/os.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/digest.h"
@@ -209,11 +209,10 @@ TEST_P(RootfsTest, ASlowUnmountDoesNotHoldUpAnotherContainersMount) {
   RealOs real;
   ::testing::NiceMock<testing::MockOs> os;
   absl::Notification in_unmount, release;
-  ON_CALL(os, Mount).WillByDefault([&](const std::string& src, const std::string& target,
-                                       const std::string& type, unsigned long flags,
-                                       const std::string& data) {
-    return real.Mount(src, target, type, flags, data);
-  });
+  ON_CALL(os, Mount).WillByDefault(
+      [&](const std::string& src, const std::string& target, const std::string& type,
+          unsigned long flags,
+          const std::string& data) { return real.Mount(src, target, type, flags, data); });
   auto slow = Rootfs::Open(os, {.root = tmp_.Path("overlay2"), .force_legacy_mount = GetParam()});
   ASSERT_TRUE(slow.ok()) << slow.status();
   Rootfs& r = **slow;

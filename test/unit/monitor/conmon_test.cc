@@ -622,7 +622,8 @@ TEST(ProcessIdentityTest, TellsLiveFromExitedAndReused) {
 // container holds is never handed out, however the ids are drawn.
 TEST(AttachKeyTest, NewIdsSkipAttachKeysInUse) {
   const std::string a(32, 'a'), b(32, 'b');
-  std::vector<std::string> ids = {a + std::string(32, '1'), a + std::string(32, '2'), b + std::string(32, '3')};
+  std::vector<std::string> ids = {a + std::string(32, '1'), a + std::string(32, '2'),
+                                  b + std::string(32, '3')};
   size_t drawn = 0;
   std::vector<std::string> asked;
   std::string id = NewIdWithFreeAttachKey([&] { return ids.at(drawn++); },
