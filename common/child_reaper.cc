@@ -22,6 +22,11 @@ namespace {
 struct Registry {
   absl::Mutex mu;
   std::unordered_set<pid_t> owned ABSL_GUARDED_BY(mu);
+  // Forks under way: their child may exist, exit and show as a zombie
+  // before it is recorded in `owned`, so the reaper waits for its next
+  // round. Counted rather than locked so forks (and the owners' waits)
+  // never queue behind each other.
+  int forking ABSL_GUARDED_BY(mu) = 0;
 };
 
 Registry& GetRegistry() {
@@ -52,9 +57,14 @@ std::vector<pid_t> Children() {
 
 pid_t ForkOwnedChild(absl::FunctionRef<pid_t()> fork_fn) {
   Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
+  {
+    absl::MutexLock lock(&r.mu);
+    ++r.forking;
+  }
   pid_t pid = fork_fn();
+  absl::MutexLock lock(&r.mu);
   if (pid > 0) r.owned.insert(pid);
+  --r.forking;
   return pid;
 }
 
@@ -73,9 +83,10 @@ bool IsOwnedChild(pid_t pid) {
 int ReapUnownedChildren() {
   Registry& r = GetRegistry();
   int reaped = 0;
-  // Held throughout, so no owned child can be forked (and exit) between
-  // the check and the waitpid.
+  // Held throughout (waitpid with WNOHANG never blocks), so no owned child
+  // can be recorded between the check and the waitpid.
   absl::MutexLock lock(&r.mu);
+  if (r.forking > 0) return 0;  // an unrecorded child may be among them
   for (pid_t pid : Children()) {
     if (r.owned.count(pid) != 0) continue;
     int status;

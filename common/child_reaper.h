@@ -20,8 +20,9 @@
 namespace crius {
 
 // Runs `fork_fn` — which forks and returns the child's pid in the parent,
-// or -1 — with the registry locked, and records a child it made as owned,
-// so the reaper never sees it unowned even if it exits at once. The child
+// or -1 — and records a child it made as owned; the reaper reaps nothing
+// while a fork is under way, so it never sees the child unowned even if it
+// exits at once. Forks on different threads run in parallel. The child
 // must only exec or _exit (it must not take the registry's lock).
 pid_t ForkOwnedChild(absl::FunctionRef<pid_t()> fork_fn);
 

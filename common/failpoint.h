@@ -9,6 +9,12 @@
 // killer would: no destructors, no flush, no reply to the caller.
 // `criusd --list-failpoints` prints every name.
 //
+// CRIUS_FAILPOINT_HOLD=<name>[,<name>...] with CRIUS_FAILPOINT_HOLD_DIR=<dir>
+// makes the same points hold instead: the thread that reaches one creates
+// `<dir>/<name>` and waits until that file is removed. A test sees the file
+// appear, checks what the daemon does meanwhile (e.g. that List answers
+// while a record write is held), and removes it to let the thread go on.
+//
 // Compiled into release builds: an unarmed point costs one relaxed atomic
 // load and a branch.
 //
@@ -25,29 +31,32 @@
 namespace crius::failpoint {
 
 // X(enumerator, "name"); the name is what CRIUS_FAILPOINT takes.
-#define CRIUS_FAILPOINTS(X)                                                  \
-  X(kRunPodAfterIntent, "run-pod-after-intent-record")                       \
-  X(kRunPodAfterCgroup, "run-pod-after-cgroup")                              \
-  X(kRunPodAfterNamespaces, "run-pod-after-namespaces")                      \
-  X(kRunPodAfterInfraStart, "run-pod-after-infra-start")                     \
-  X(kRunPodAfterCniAdd, "run-pod-after-cni-add")                             \
-  X(kRunPodBeforeRecord, "run-pod-before-final-record")                      \
-  X(kCreateContainerAfterRootfs, "create-container-after-rootfs-mount")      \
-  X(kCreateContainerAfterSpec, "create-container-after-spec")                \
+#define CRIUS_FAILPOINTS(X)                                                      \
+  X(kRunPodAfterIntent, "run-pod-after-intent-record")                           \
+  X(kRunPodAfterCgroup, "run-pod-after-cgroup")                                  \
+  X(kRunPodAfterNamespaces, "run-pod-after-namespaces")                          \
+  X(kRunPodAfterInfraStart, "run-pod-after-infra-start")                         \
+  X(kRunPodBeforeCniAdd, "run-pod-before-cni-add")                               \
+  X(kRunPodAfterCniAdd, "run-pod-after-cni-add")                                 \
+  X(kRunPodBeforeRecord, "run-pod-before-final-record")                          \
+  X(kCreateContainerAfterRootfs, "create-container-after-rootfs-mount")          \
+  X(kCreateContainerAfterSpec, "create-container-after-spec")                    \
   X(kCreateContainerAfterRuntimeCreate, "create-container-after-runtime-create") \
-  X(kCreateContainerBeforeRecord, "create-container-before-record")          \
-  X(kStartContainerBeforeRuntimeStart, "start-container-before-runtime-start") \
-  X(kStartContainerAfterRuntimeStart, "start-container-after-runtime-start") \
-  X(kStopContainerAfterKill, "stop-container-after-kill")                    \
+  X(kCreateContainerBeforeRecord, "create-container-before-record")              \
+  X(kStartContainerBeforeRuntimeStart, "start-container-before-runtime-start")   \
+  X(kStartContainerAfterRuntimeStart, "start-container-after-runtime-start")     \
+  X(kStopContainerAfterKill, "stop-container-after-kill")                        \
   X(kRemoveContainerAfterRuntimeDelete, "remove-container-after-runtime-delete") \
   X(kRemoveContainerBeforeRecordDelete, "remove-container-before-record-delete") \
-  X(kStopPodBeforeCniDel, "stop-pod-before-cni-del")                         \
-  X(kStopPodAfterCniDel, "stop-pod-after-cni-del")                           \
-  X(kRemovePodAfterCgroup, "remove-pod-after-cgroup-removal")                \
-  X(kRemovePodBeforeRecordDelete, "remove-pod-before-record-delete")         \
-  X(kPullImageMidLayer, "pull-image-mid-layer")                              \
-  X(kPullImageAfterUnpack, "pull-image-after-unpack")                        \
-  X(kPullImageBeforeRecord, "pull-image-before-record")
+  X(kStopPodBeforeCniDel, "stop-pod-before-cni-del")                             \
+  X(kStopPodAfterCniDel, "stop-pod-after-cni-del")                               \
+  X(kRemovePodAfterCgroup, "remove-pod-after-cgroup-removal")                    \
+  X(kRemovePodBeforeRecordDelete, "remove-pod-before-record-delete")             \
+  X(kPullImageMidLayer, "pull-image-mid-layer")                                  \
+  X(kPullImageAfterUnpack, "pull-image-after-unpack")                            \
+  X(kPullImageBeforeRecord, "pull-image-before-record")                          \
+  X(kStartContainerRecordWrite, "start-container-record-write")                  \
+  X(kContainerExitRecordWrite, "container-exit-record-write")
 
 enum class Point : uint32_t {
 #define CRIUS_FAILPOINT_ENUM(e, name) e,
@@ -65,22 +74,28 @@ std::vector<std::string_view> AllNames();
 // InvalidArgument, so a misspelt point in a test fails loudly instead of
 // never firing.
 absl::Status Arm(std::string_view spec);
-// Arm(getenv("CRIUS_FAILPOINT")) when it is set.
+// Arms the points named in `spec` to hold (see above) in `dir`.
+absl::Status ArmHold(std::string_view spec, std::string_view dir);
+// Arm(getenv("CRIUS_FAILPOINT")) and ArmHold(getenv("CRIUS_FAILPOINT_HOLD"),
+// getenv("CRIUS_FAILPOINT_HOLD_DIR")) when they are set.
 absl::Status ArmFromEnvironment();
 void DisarmAll();
 
 namespace internal {
+// Every armed point, killing or holding: the one word the fast path reads.
 inline std::atomic<uint64_t> armed{0};
-[[noreturn]] void Die(Point p);
+// Reached: dies, or holds if the point is armed to hold.
+void Reached(Point p);
 }  // namespace internal
 
 inline bool Armed(Point p) {
   return (internal::armed.load(std::memory_order_relaxed) >> static_cast<uint32_t>(p)) & 1;
 }
 
-// Dies here if `p` is armed.
+// Dies (or holds) here if `p` is armed.
 inline void Hit(Point p) {
-  if (Armed(p)) [[unlikely]] internal::Die(p);
+  if (Armed(p)) [[unlikely]]
+    internal::Reached(p);
 }
 
 }  // namespace crius::failpoint

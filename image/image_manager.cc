@@ -157,8 +157,24 @@ absl::StatusOr<ImagePtr> ImageManager::PullShared(const std::string& ref_text, c
   return flight->result;
 }
 
+ImageManager::Leases::~Leases() {
+  absl::MutexLock lock(&m_.lease_mu_);
+  for (const std::string& key : keys_) {
+    auto it = m_.leased_.find(key);
+    if (it != m_.leased_.end() && --it->second == 0) m_.leased_.erase(it);
+  }
+}
+
+void ImageManager::Leases::Take(const std::string& key) {
+  absl::MutexLock lock(&m_.lease_mu_);
+  keys_.push_back(key);
+  ++m_.leased_[key];
+}
+
 absl::StatusOr<ImagePtr> ImageManager::DoPull(const Reference& ref, const Credentials& creds) {
-  absl::ReaderMutexLock gc(&gc_mu_);
+  // Held until the image record is in (or the pull failed): no lock against
+  // garbage collection across the registry's I/O.
+  Leases leases(*this);
   const std::string what = absl::StrCat("pull ", ref.String());
   auto top = registry_.GetManifest(ref, creds);
   if (!top.ok()) return Annotate(top.status(), what);
@@ -178,9 +194,11 @@ absl::StatusOr<ImagePtr> ImageManager::DoPull(const Reference& ref, const Creden
         absl::StrCat(what, ": unsupported manifest media type ", manifest.media_type));
   }
   ASSIGN_OR_RETURN(ParsedManifest parsed, ParseManifest(manifest));
+  leases.Take(manifest.digest);
   RETURN_IF_ERROR(Annotate(content_->Put(manifest.digest, manifest.bytes), what));
 
   std::string config_json;
+  leases.Take(parsed.config.digest);
   if (content_->Has(parsed.config.digest)) {
     ASSIGN_OR_RETURN(config_json, content_->Read(parsed.config.digest, size_t{8} << 20));
   } else {
@@ -195,7 +213,7 @@ absl::StatusOr<ImagePtr> ImageManager::DoPull(const Reference& ref, const Creden
                                                    " layers but the config ", diff_ids.size(),
                                                    " diff_ids"));
   }
-  RETURN_IF_ERROR(Annotate(FetchLayers(ref, parsed.layers, diff_ids, creds), what));
+  RETURN_IF_ERROR(Annotate(FetchLayers(ref, parsed.layers, diff_ids, creds, leases), what));
 
   ImageRecord record;
   record.id = parsed.config.digest;
@@ -219,7 +237,8 @@ absl::StatusOr<ImagePtr> ImageManager::DoPull(const Reference& ref, const Creden
 }
 
 absl::Status ImageManager::FetchLayers(const Reference& repo, const std::vector<Descriptor>& layers,
-                                       const std::vector<std::string>& diff_ids, const Credentials& creds) {
+                                       const std::vector<std::string>& diff_ids,
+                                       const Credentials& creds, Leases& leases) {
   const std::vector<std::string> chain_ids = ChainIds(diff_ids);
   std::atomic<size_t> next{0};
   absl::Mutex mu;
@@ -230,7 +249,7 @@ absl::Status ImageManager::FetchLayers(const Reference& repo, const std::vector<
         absl::MutexLock lock(&mu);
         if (!first.ok()) return;  // one failure stops the others early
       }
-      absl::Status s = FetchLayer(repo, layers[i], chain_ids[i], diff_ids[i], creds);
+      absl::Status s = FetchLayer(repo, layers[i], chain_ids[i], diff_ids[i], creds, leases);
       if (!s.ok()) {
         absl::MutexLock lock(&mu);
         if (first.ok()) first = s;
@@ -247,7 +266,9 @@ absl::Status ImageManager::FetchLayers(const Reference& repo, const std::vector<
 
 absl::Status ImageManager::FetchLayer(const Reference& repo, const Descriptor& layer,
                                       const std::string& chain_id, const std::string& diff_id,
-                                      const Credentials& creds) {
+                                      const Credentials& creds, Leases& leases) {
+  leases.Take(chain_id);
+  leases.Take(layer.digest);
   if (layers_->Has(chain_id)) {
     if (options_.on_layer_reused) options_.on_layer_reused();
     return absl::OkStatus();
@@ -318,10 +339,14 @@ absl::Status ImageManager::Remove(const std::string& ref) {
 }
 
 void ImageManager::CollectGarbage() {
-  // Runs with gc_mu_ held exclusively: no pull is between storing content
-  // and recording its image, so "unreferenced" means garbage.
+  // Under lease_mu_: a pull between storing content and recording its image
+  // holds a lease on it, taken before it looked for or stored it; so what
+  // is neither referenced nor leased now is garbage, and stays unseen by
+  // pulls until deleted.
+  absl::MutexLock leases(&lease_mu_);
   absl::flat_hash_set<std::string> keep = images_->ReferencedBlobs();
   for (const auto& image : images_->List()) keep.insert(image->manifest_digest);
+  for (const auto& [key, count] : leased_) keep.insert(key);
   auto blobs = content_->List();
   if (blobs.ok()) {
     for (const auto& blob : *blobs) {
@@ -329,7 +354,9 @@ void ImageManager::CollectGarbage() {
       if (auto s = content_->Delete(blob); !s.ok()) CRIUS_LOG(kWarn) << "delete blob " << blob << ": " << s;
     }
   }
-  auto removed = layers_->RemoveUnreferenced(images_->ReferencedChainIds());
+  absl::flat_hash_set<std::string> live = images_->ReferencedChainIds();
+  for (const auto& [key, count] : leased_) live.insert(key);
+  auto removed = layers_->RemoveUnreferenced(live);
   if (!removed.ok()) CRIUS_LOG(kWarn) << "collect layers: " << removed.status();
 }
 

@@ -76,13 +76,31 @@ class ImageManager {
 
  private:
   struct InFlight;
+  // What one pull stores before its image record refers to it (blob
+  // digests, layer chain ids): garbage collection keeps it meanwhile, so a
+  // pull needs no lock against collection across its registry I/O.
+  class Leases {
+   public:
+    explicit Leases(ImageManager& m) : m_(m) {}
+    ~Leases();
+    Leases(const Leases&) = delete;
+    Leases& operator=(const Leases&) = delete;
+    // Taken before the key is looked up or stored. Thread-safe.
+    void Take(const std::string& key);
+
+   private:
+    ImageManager& m_;
+    std::vector<std::string> keys_;  // guarded by m_.lease_mu_
+  };
   ImageManager(ImageManagerOptions options) : options_(std::move(options)), registry_(options_.registry) {}
   absl::StatusOr<ImagePtr> PullShared(const std::string& ref, const Credentials& creds);
   absl::StatusOr<ImagePtr> DoPull(const Reference& ref, const Credentials& creds);
   absl::Status FetchLayers(const Reference& repo, const std::vector<Descriptor>& layers,
-                           const std::vector<std::string>& diff_ids, const Credentials& creds);
-  absl::Status FetchLayer(const Reference& repo, const Descriptor& layer, const std::string& chain_id,
-                          const std::string& diff_id, const Credentials& creds);
+                           const std::vector<std::string>& diff_ids, const Credentials& creds,
+                           Leases& leases);
+  absl::Status FetchLayer(const Reference& repo, const Descriptor& layer,
+                          const std::string& chain_id, const std::string& diff_id,
+                          const Credentials& creds, Leases& leases);
   // Streams the layer blob into the content store, retrying a dropped
   // connection; nothing of a failed download is kept.
   absl::Status DownloadLayer(const Reference& repo, const Descriptor& layer, const Credentials& creds);
@@ -99,7 +117,10 @@ class ImageManager {
   std::unique_ptr<Rootfs> rootfs_;
   std::function<bool(const std::string&)> in_use_;
 
-  absl::Mutex gc_mu_;  // shared: pulls; exclusive: remove + collect
+  absl::Mutex gc_mu_;  // image removal and collection, one at a time
+  // Held by collection while it deletes, and briefly by pulls taking leases.
+  absl::Mutex lease_mu_ ABSL_ACQUIRED_AFTER(gc_mu_);
+  std::map<std::string, int> leased_ ABSL_GUARDED_BY(lease_mu_);
 
   absl::Mutex pulls_mu_;
   std::map<std::string, std::shared_ptr<InFlight>> pulls_ ABSL_GUARDED_BY(pulls_mu_);

@@ -124,6 +124,33 @@ absl::StatusOr<bool> IsMountPoint(const std::string& path) {
   return false;
 }
 
+class Rootfs::IdLock {
+ public:
+  IdLock(Rootfs& r, const std::string& id) : r_(r), id_(id) {
+    {
+      absl::MutexLock lock(&r_.ids_mu_);
+      auto& mu = r_.id_locks_[id_];
+      if (!mu) mu = std::make_shared<absl::Mutex>();
+      mu_ = mu;
+    }
+    mu_->Lock();
+  }
+  ~IdLock() {
+    mu_->Unlock();
+    absl::MutexLock lock(&r_.ids_mu_);
+    auto it = r_.id_locks_.find(id_);
+    // Nobody else holds or waits for it (the map's reference and ours).
+    if (it != r_.id_locks_.end() && it->second.use_count() == 2) r_.id_locks_.erase(it);
+  }
+  IdLock(const IdLock&) = delete;
+  IdLock& operator=(const IdLock&) = delete;
+
+ private:
+  Rootfs& r_;
+  const std::string id_;
+  std::shared_ptr<absl::Mutex> mu_;
+};
+
 absl::StatusOr<std::unique_ptr<Rootfs>> Rootfs::Open(Os& os, RootfsOptions options) {
   if (options.root.empty() || options.root[0] != '/') {
     return absl::InvalidArgumentError("rootfs root must be an absolute path");
@@ -159,7 +186,7 @@ absl::StatusOr<std::string> Rootfs::Mount(std::string_view container_id,
           absl::StrCat(context, ": layer directory \"", l, "\" is not absolute"));
     }
   }
-  absl::MutexLock lock(&mu_);
+  IdLock lock(*this, id);
   const std::string dir = Dir(id);
   RETURN_IF_ERROR(Annotate(MkdirAll(dir, 0700), context));
   RETURN_IF_ERROR(Annotate(MkdirIfMissing(JoinPath(dir, "upper"), 0755), context));
@@ -241,6 +268,8 @@ absl::StatusOr<std::string> Rootfs::ShortLink(const std::string& layer_dir) {
 
 absl::Status Rootfs::MountLegacy(const std::string& id, const std::vector<std::string>& lowers) {
   std::vector<std::string> links;
+  // Held through the mount: a link made here must not be pruned before it.
+  absl::ReaderMutexLock links_lock(&links_mu_);
   for (const std::string& lower : lowers) {
     ASSIGN_OR_RETURN(std::string link, ShortLink(lower));
     links.push_back(std::move(link));
@@ -291,14 +320,15 @@ absl::Status Rootfs::UnmountLocked(const std::string& id) {
 
 absl::Status Rootfs::Unmount(std::string_view container_id) {
   RETURN_IF_ERROR(ValidateId(container_id));
-  absl::MutexLock lock(&mu_);
-  return UnmountLocked(std::string(container_id));
+  const std::string id(container_id);
+  IdLock lock(*this, id);
+  return UnmountLocked(id);
 }
 
 absl::Status Rootfs::Remove(std::string_view container_id) {
   RETURN_IF_ERROR(ValidateId(container_id));
   const std::string id(container_id);
-  absl::MutexLock lock(&mu_);
+  IdLock lock(*this, id);
   RETURN_IF_ERROR(UnmountLocked(id));
   return Annotate(RemoveAll(Dir(id)), absl::StrCat("remove rootfs of ", id));
 }
@@ -327,7 +357,7 @@ absl::StatusOr<std::vector<std::string>> Rootfs::List() const {
 }
 
 absl::Status Rootfs::PruneLinks() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&links_mu_);
   std::string dir = JoinPath(options_.root, kLinkDir);
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
   if (!d) return ErrnoStatus(absl::StrCat("list ", dir));

@@ -17,8 +17,10 @@
 // its own working directory (unshare(CLONE_FS)), as containers/storage
 // does with a helper process.
 //
-// Thread-safe; mounts and unmounts are serialised.
+// Thread-safe; mounts and unmounts of one container are serialised, of
+// different containers run in parallel.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,14 +54,15 @@ class Rootfs {
   // directories, topmost first; empty for an image without layers) and
   // returns the merged path. Already mounted: returns it unchanged. An id
   // must be 1-128 of [A-Za-z0-9_.-], starting alphanumeric.
+  // Operations on different containers run in parallel; on one container
+  // they take turns.
   absl::StatusOr<std::string> Mount(std::string_view container_id,
-                                    const std::vector<std::string>& lower_dirs)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                    const std::vector<std::string>& lower_dirs);
   // Unmounts (lazily if busy). Not mounted or unknown: OK.
-  absl::Status Unmount(std::string_view container_id) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Unmount(std::string_view container_id);
   // Unmounts and deletes upper, work and merged. Unknown: OK. Refuses
   // (FailedPrecondition) to delete while something is still mounted there.
-  absl::Status Remove(std::string_view container_id) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Remove(std::string_view container_id);
 
   // For recovery: where the rootfs is and whether it is mounted (from
   // /proc/self/mountinfo).
@@ -67,23 +70,30 @@ class Rootfs {
   // Ids of every container directory present.
   absl::StatusOr<std::vector<std::string>> List() const;
   // Deletes short links whose layer directory is gone.
-  absl::Status PruneLinks() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status PruneLinks() ABSL_LOCKS_EXCLUDED(links_mu_);
 
   std::string MergedPath(std::string_view container_id) const;
 
  private:
+  // Held across one operation on one container's rootfs.
+  class IdLock;
   Rootfs(Os& os, RootfsOptions options) : os_(os), options_(std::move(options)) {}
   std::string Dir(std::string_view container_id) const;
   absl::Status MountNewApi(const std::string& id, const std::vector<std::string>& lowers) const;
   absl::Status MountLegacy(const std::string& id, const std::vector<std::string>& lowers)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_LOCKS_EXCLUDED(links_mu_);
+  // Idempotent, so mounts share links_mu_.
   absl::StatusOr<std::string> ShortLink(const std::string& layer_dir)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status UnmountLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_SHARED_LOCKS_REQUIRED(links_mu_);
+  // Caller holds the container's IdLock.
+  absl::Status UnmountLocked(const std::string& id);
 
   Os& os_;
   const RootfsOptions options_;
-  absl::Mutex mu_;
+  absl::Mutex ids_mu_;
+  std::map<std::string, std::shared_ptr<absl::Mutex>> id_locks_ ABSL_GUARDED_BY(ids_mu_);
+  // Shared: mounts making short links; exclusive: pruning them.
+  absl::Mutex links_mu_;
 };
 
 // Whether `path` is a mount point according to /proc/self/mountinfo. The

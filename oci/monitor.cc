@@ -457,6 +457,14 @@ std::string Monitor::ExitFilePath(const std::string& id) const {
 
 std::string AttachKey(const std::string& id) { return id.substr(0, kAttachKeyLength); }
 
+std::string NewIdWithFreeAttachKey(const std::function<std::string()>& next,
+                                   const std::function<bool(const std::string& key)>& key_taken) {
+  for (;;) {
+    std::string id = next();
+    if (!key_taken(AttachKey(id))) return id;
+  }
+}
+
 absl::Status Monitor::RemoveContainerFiles(const std::string& id) const {
   if (id.empty() || !std::all_of(id.begin(), id.end(), IsIdChar)) {
     return absl::InvalidArgumentError(

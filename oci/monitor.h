@@ -65,11 +65,14 @@ absl::Status WaitForProcessExit(const ProcessIdentity& who, absl::Duration timeo
 
 // Per-runtime-handler settings, fixed for the daemon's lifetime.
 // conmon names a container's attach symlink in the socket dir after its -u
-// (container uuid); crius passes the id's first kAttachKeyLength characters.
-// Half a 64-hex id is as unique in practice (128 random bits) and leaves
-// room for a state dir of up to 60 bytes.
+// (container uuid); crius passes the id's first kAttachKeyLength characters,
+// which leaves room for a state dir of up to 60 bytes. Two live containers
+// never share one: new ids come from NewIdWithFreeAttachKey.
 inline constexpr size_t kAttachKeyLength = 32;
 std::string AttachKey(const std::string& id);
+// Draws ids from `next` until one's AttachKey is not `key_taken`.
+std::string NewIdWithFreeAttachKey(const std::function<std::string()>& next,
+                                   const std::function<bool(const std::string& key)>& key_taken);
 
 struct MonitorConfig {
   std::string conmon_path;   // absolute, e.g. /usr/bin/conmon

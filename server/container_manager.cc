@@ -11,12 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "common/files.h"
 #include "common/failpoint.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rollback.h"
 #include "common/status.h"
+#include "common/strings.h"
+#include "common/utf8.h"
 #include "nlohmann/json.hpp"
 #include "oci/container_spec.h"
 #include "oci/spec.h"
@@ -53,8 +55,15 @@ bool CgroupRecordedOom(const std::string& cgroups_path) {
 
 }  // namespace
 
+// Lock order: a slot's op, then its rec, then mu_ (never the reverse).
 struct ContainerManager::Slot {
+  // Held across a call's step on the container (create, start, stop,
+  // remove, update), runtime calls included.
   absl::Mutex op;
+  // Held across one change of its record, disk write included: the exit
+  // watcher changes records without `op` (a stop holds it while it waits
+  // for the exit), and two changes must not interleave.
+  absl::Mutex rec;
 };
 
 ContainerManager::ContainerManager(SandboxManager& sandboxes, image::ImageManager& images,
@@ -122,15 +131,15 @@ void ContainerManager::DeleteExitedRuntimeState(const std::string& id) {
     CRIUS_LOG(kWarn) << "container " << id << ": runtime delete after exit: " << s;
     return;
   }
-  absl::MutexLock lock(&mu_);
-  auto it = records_.find(id);
-  if (it == records_.end()) return;
-  ContainerRecord updated = *it->second;
-  updated.runtime_deleted = true;
   // Not durable: if it is lost, RemoveContainer runs a delete that finds
   // nothing.
-  (void)Persist(updated, Durability::kProcessCrash);
-  it->second = std::make_shared<const ContainerRecord>(std::move(updated));
+  auto change = ChangeRecord(id, Durability::kProcessCrash, [](ContainerRecord& r) {
+    r.runtime_deleted = true;
+    return true;
+  });
+  if (!change.persisted.ok()) {
+    CRIUS_LOG(kWarn) << "container " << id << ": after its runtime delete: " << change.persisted;
+  }
 }
 
 std::shared_ptr<ContainerManager::Slot> ContainerManager::SlotFor(const std::string& id) {
@@ -140,6 +149,24 @@ std::shared_ptr<ContainerManager::Slot> ContainerManager::SlotFor(const std::str
   return slot;
 }
 
+namespace {
+template <typename Map>
+bool HasKeyWithPrefix(const Map& m, const std::string& prefix) {
+  auto it = m.lower_bound(prefix);
+  return it != m.end() && absl::StartsWith(it->first, prefix);
+}
+}  // namespace
+
+std::string ContainerManager::ClaimNewId() {
+  absl::MutexLock lock(&mu_);
+  std::string id = oci::NewIdWithFreeAttachKey(NewObjectId, [this](const std::string& key) {
+    mu_.AssertHeld();
+    return HasKeyWithPrefix(records_, key) || HasKeyWithPrefix(slots_, key);
+  });
+  slots_[id] = std::make_shared<Slot>();
+  return id;
+}
+
 HandlerClients* ContainerManager::ClientsFor(const std::string& handler) {
   auto it = handlers_.find(handler);
   return it == handlers_.end() ? nullptr : &it->second;
@@ -147,15 +174,48 @@ HandlerClients* ContainerManager::ClientsFor(const std::string& handler) {
 
 absl::Status ContainerManager::Persist(const ContainerRecord& r, Durability durability) {
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
-  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), ContainerToJson(r), 0600,
-                                  durability),
-                  "persist container record");
+  auto text = ContainerToJson(r);
+  if (!text.ok()) return Annotate(text.status(), "persist container record");
+  return Annotate(
+      WriteFileAtomic(JoinPath(options_.records_dir, r.id + ".json"), *text, 0600, durability),
+      "persist container record");
 }
 
 void ContainerManager::PersistOrWarn(const ContainerRecord& r, std::string_view when) {
   if (absl::Status s = Persist(r); !s.ok()) {
     CRIUS_LOG(kWarn) << "container " << r.id << ": " << when << ": " << s;
   }
+}
+
+ContainerManager::RecordChange ContainerManager::ChangeRecord(
+    const std::string& id, Durability durability, const std::function<bool(ContainerRecord&)>& edit,
+    const SwapFn& swapped) {
+  std::shared_ptr<Slot> slot;
+  {
+    absl::MutexLock lock(&mu_);
+    if (records_.count(id) == 0) return {};
+    auto& s = slots_[id];
+    if (!s) s = std::make_shared<Slot>();
+    slot = s;
+  }
+  absl::MutexLock rec(&slot->rec);
+  RecordPtr before;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return {};  // removed while this waited
+    before = it->second;
+  }
+  ContainerRecord copy = *before;
+  if (!edit(copy)) return {};
+  RecordChange out;
+  out.persisted = Persist(copy, durability);
+  out.record = std::make_shared<const ContainerRecord>(std::move(copy));
+  absl::MutexLock lock(&mu_);
+  // Still there: Remove erases a record only under its rec lock.
+  records_[id] = out.record;
+  if (swapped) swapped(before, out.record);
+  return out;
 }
 
 void ContainerManager::Publish(ContainerRecord record) {
@@ -209,9 +269,15 @@ absl::StatusOr<std::string> ContainerManager::Create(const CallContext& ctx,
   ContainerRecord probe;
   probe.config = req.config();
   const std::string name = probe.ReservationName(pod->config.metadata());
-  ASSIGN_OR_RETURN(auto reservation, names_.Reserve(name, NewObjectId(), ctx.deadline));
-  if (reservation.outcome == NameRegistry::Outcome::kExisting) return reservation.id;
-  const std::string id = reservation.id;
+  const std::string fresh = ClaimNewId();
+  auto reservation = names_.Reserve(name, fresh, ctx.deadline);
+  if (!reservation.ok() || reservation->outcome == NameRegistry::Outcome::kExisting) {
+    absl::MutexLock lock(&mu_);
+    slots_.erase(fresh);
+    if (!reservation.ok()) return reservation.status();
+    return reservation->id;
+  }
+  const std::string id = reservation->id;
   auto slot = SlotFor(id);
   absl::MutexLock op(&slot->op);
   auto record = Build(id, req, *pod, **image);
@@ -350,8 +416,9 @@ absl::StatusOr<ContainerRecord> ContainerManager::Build(const std::string& id,
   };
   rb.Push("delete runtime state", [&] {
     absl::Status s = clients->runtime->Delete(id, /*force=*/true);
-    (void)clients->monitor->RemoveContainerFiles(id);
-    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+    absl::Status files = clients->monitor->RemoveContainerFiles(id);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    return files;
   });
   step = absl::Now();
   auto created = clients->monitor->Create(create);
@@ -401,20 +468,30 @@ absl::Status ContainerManager::Start(const std::string& id) {
   TimeStep("runtime_start", step);
   // The exit watcher may already have recorded a very short-lived process
   // (and reported its start and stop); only a container still CREATED moves
-  // to RUNNING.
-  absl::MutexLock lock(&mu_);
-  starting_.erase(current->id);
-  auto it = records_.find(current->id);
-  if (it == records_.end()) return absl::OkStatus();
-  ContainerRecord r = *it->second;
-  r.started_at_ns = std::min(started, r.finished_at_ns > 0 ? r.finished_at_ns : started);
-  const bool now_running = r.state == runtime::v1::CONTAINER_CREATED;
-  if (now_running) r.state = runtime::v1::CONTAINER_RUNNING;
+  // to RUNNING. `starting_` loses the id in the same critical section as the
+  // swap, so an exit changed before it still counts as a start.
+  const std::string& cid = current->id;
+  auto change = ChangeRecord(
+      cid, Durability::kDurable,
+      [&](ContainerRecord& r) {
+        failpoint::Hit(failpoint::Point::kStartContainerRecordWrite);
+        r.started_at_ns = std::min(started, r.finished_at_ns > 0 ? r.finished_at_ns : started);
+        if (r.state == runtime::v1::CONTAINER_CREATED) r.state = runtime::v1::CONTAINER_RUNNING;
+        return true;
+      },
+      [&](const RecordPtr& before, const RecordPtr& after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        starting_.erase(cid);
+        if (before->state == runtime::v1::CONTAINER_CREATED)
+          Notify(LifecycleEvent::kStarted, after);
+      });
+  if (change.record == nullptr) {
+    absl::MutexLock lock(&mu_);
+    starting_.erase(cid);
+  }
   // The container runs whatever the disk says; a lost write is repaired by
   // recovery, which asks the runtime about a CREATED container.
-  PersistOrWarn(r, "after start");
-  it->second = std::make_shared<const ContainerRecord>(std::move(r));
-  if (now_running) Notify(LifecycleEvent::kStarted, it->second);
+  if (!change.persisted.ok())
+    CRIUS_LOG(kWarn) << "container " << cid << ": after start: " << change.persisted;
   return absl::OkStatus();
 }
 
@@ -425,19 +502,22 @@ absl::Status ContainerManager::Start(const std::string& id) {
 // as a repeat and changes nothing.
 void ContainerManager::MarkStartFailed(const std::string& id, const absl::Status& error,
                                        HandlerClients& clients) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = records_.find(id);
-    if (it == records_.end() || it->second->state != runtime::v1::CONTAINER_CREATED) return;
-    ContainerRecord r = *it->second;
-    r.state = runtime::v1::CONTAINER_EXITED;
-    r.exit_code = 128;
-    r.reason = "StartError";
-    r.message = std::string(error.message());
-    r.finished_at_ns = NowNs();
-    if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << id << ": " << s;
-    it->second = std::make_shared<const ContainerRecord>(std::move(r));
-    Notify(LifecycleEvent::kStopped, it->second);
+  auto change = ChangeRecord(
+      id, Durability::kDurable,
+      [&](ContainerRecord& r) {
+        if (r.state != runtime::v1::CONTAINER_CREATED) return false;
+        r.state = runtime::v1::CONTAINER_EXITED;
+        r.exit_code = 128;
+        r.reason = "StartError";
+        r.message = ToValidUtf8(StdView(error.message()));  // may quote the runtime's output
+        r.finished_at_ns = NowNs();
+        return true;
+      },
+      [&](const RecordPtr&, const RecordPtr& after)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Notify(LifecycleEvent::kStopped, after); });
+  if (change.record == nullptr) return;
+  if (!change.persisted.ok()) {
+    CRIUS_LOG(kWarn) << "container " << id << ": after a failed start: " << change.persisted;
   }
   if (auto s = clients.runtime->Kill(id, SIGKILL, /*all=*/true); !s.ok() && !absl::IsNotFound(s)) {
     CRIUS_LOG(kWarn) << "container " << id << ": kill after a failed start: " << s;
@@ -456,25 +536,38 @@ void ContainerManager::ApplyExit(ContainerRecord* r, int exit_code, absl::Time f
   }
   // The container's /dev/termination-log; kubelet falls back to the log
   // tail itself when the pod asks for FallbackToLogsOnError.
+  // The container wrote it: any bytes at all.
   auto msg = ReadFile(r->termination_log, kTerminationMessageMax);
-  if (msg.ok()) r->message = *msg;
+  if (msg.ok()) r->message = ToValidUtf8(*msg);
+}
+
+void ContainerManager::NotifyExit(const RecordPtr& before, const RecordPtr& after) {
+  // Exited before StartContainer could record the start: it did start.
+  if (before->state == runtime::v1::CONTAINER_CREATED && starting_.count(after->id) != 0) {
+    Notify(LifecycleEvent::kStarted, after);
+  }
+  Notify(LifecycleEvent::kStopped, after);
 }
 
 void ContainerManager::OnExit(const oci::ExitEvent& event) {
-  absl::MutexLock lock(&mu_);
-  auto it = records_.find(event.id);
-  if (it == records_.end()) return;
-  if (it->second->state == runtime::v1::CONTAINER_EXITED) return;  // a repeat
-  ContainerRecord r = *it->second;
-  ApplyExit(&r, event.exit_code, event.finished_at);
-  if (auto s = Persist(r); !s.ok()) CRIUS_LOG(kWarn) << "container " << r.id << ": " << s;
-  CRIUS_LOG(kInfo) << "container " << r.id << " exited with code " << r.exit_code << " (" << r.reason << ")";
-  QueueRuntimeDelete(r.id);
-  const bool was_starting = it->second->state == runtime::v1::CONTAINER_CREATED && starting_.count(r.id) != 0;
-  it->second = std::make_shared<const ContainerRecord>(std::move(r));
-  // Exited before StartContainer could record the start: it did start.
-  if (was_starting) Notify(LifecycleEvent::kStarted, it->second);
-  Notify(LifecycleEvent::kStopped, it->second);
+  // The exit file's companions (termination log, OOM counters) are read
+  // and the record written outside mu_.
+  auto change = ChangeRecord(
+      event.id, Durability::kDurable,
+      [&](ContainerRecord& r) {
+        if (r.state == runtime::v1::CONTAINER_EXITED) return false;  // a repeat
+        failpoint::Hit(failpoint::Point::kContainerExitRecordWrite);
+        ApplyExit(&r, event.exit_code, event.finished_at);
+        return true;
+      },
+      [this](const RecordPtr& before, const RecordPtr& after)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { NotifyExit(before, after); });
+  if (change.record == nullptr) return;
+  if (!change.persisted.ok())
+    CRIUS_LOG(kWarn) << "container " << event.id << ": after its exit: " << change.persisted;
+  CRIUS_LOG(kInfo) << "container " << event.id << " exited with code " << change.record->exit_code
+                   << " (" << change.record->reason << ")";
+  QueueRuntimeDelete(event.id);
 }
 
 bool ContainerManager::WaitForExit(const std::string& id, absl::Duration timeout) {
@@ -551,20 +644,23 @@ bool ContainerManager::WaitRuntimeStopped(HandlerClients& clients, const std::st
 }
 
 bool ContainerManager::MarkUnreportedExit(const std::string& id, std::string_view why) {
-  absl::MutexLock lock(&mu_);
-  auto it = records_.find(id);
-  if (it == records_.end() || it->second->state == runtime::v1::CONTAINER_EXITED) return false;
-  ContainerRecord copy = *it->second;
-  const bool was_starting = copy.state == runtime::v1::CONTAINER_CREATED && starting_.count(id) != 0;
-  ApplyExit(&copy, 128 + SIGKILL, absl::Now());
-  if (copy.reason != "OOMKilled") copy.reason = "ConmonDied";
-  if (copy.message.empty()) copy.message = std::string(why);
+  auto change = ChangeRecord(
+      id, Durability::kDurable,
+      [&](ContainerRecord& r) {
+        if (r.state == runtime::v1::CONTAINER_EXITED) return false;
+        ApplyExit(&r, 128 + SIGKILL, absl::Now());
+        if (r.reason != "OOMKilled") r.reason = "ConmonDied";
+        if (r.message.empty()) r.message = std::string(why);
+        return true;
+      },
+      [this](const RecordPtr& before, const RecordPtr& after)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { NotifyExit(before, after); });
+  if (change.record == nullptr) return false;
   // Recovery finds the same: no conmon, no exit file, a stopped runtime state.
-  PersistOrWarn(copy, "after an unreported exit");
+  if (!change.persisted.ok()) {
+    CRIUS_LOG(kWarn) << "container " << id << ": after an unreported exit: " << change.persisted;
+  }
   QueueRuntimeDelete(id);
-  it->second = std::make_shared<const ContainerRecord>(std::move(copy));
-  if (was_starting) Notify(LifecycleEvent::kStarted, it->second);
-  Notify(LifecycleEvent::kStopped, it->second);
   return true;
 }
 
@@ -620,17 +716,24 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id) {
       if (!s.ok() && !absl::IsNotFound(s)) return Annotate(s, absl::StrCat("remove container ", id));
     }
     failpoint::Hit(failpoint::Point::kRemoveContainerAfterRuntimeDelete);
-    (void)clients->monitor->RemoveContainerFiles(id);
+    // Not ignored: the exit file and attach link would leak for good once
+    // the record is gone. The removal fails and kubelet retries it.
+    RETURN_IF_ERROR(Annotate(clients->monitor->RemoveContainerFiles(id),
+                             absl::StrCat("remove container ", id)));
   }
   RETURN_IF_ERROR(Annotate(images_.rootfs().Unmount(id), absl::StrCat("remove container ", id)));
   RETURN_IF_ERROR(Annotate(images_.rootfs().Remove(id), absl::StrCat("remove container ", id)));
   RETURN_IF_ERROR(Annotate(RemoveAll(r->bundle), absl::StrCat("remove container ", id)));
   failpoint::Hit(failpoint::Point::kRemoveContainerBeforeRecordDelete);
+  auto pod = sandboxes_.Get(r->sandbox_id);
+  // Under the record lock: a change (an exit reported late) either wrote
+  // before the unlink or finds no record after it.
+  auto slot = SlotFor(id);
+  absl::MutexLock rec(&slot->rec);
   const std::string file = JoinPath(options_.records_dir, id + ".json");
   if (::unlink(file.c_str()) != 0 && errno != ENOENT) {
     return ErrnoStatus(absl::StrCat("remove container ", id, ": record ", file));
   }
-  auto pod = sandboxes_.Get(r->sandbox_id);
   {
     absl::MutexLock lock(&mu_);
     records_.erase(id);
@@ -711,16 +814,13 @@ absl::Status ContainerManager::UpdateResources(const std::string& id,
       oci::LinuxResourcesJson(res.linux(), options_.cgroup_v2, std::nullopt, found->id);
   RETURN_IF_ERROR(Annotate(clients->runtime->Update(found->id, resources),
                            absl::StrCat("update container ", found->id)));
-  absl::MutexLock lock(&mu_);
-  auto it = records_.find(found->id);
-  if (it == records_.end()) return absl::OkStatus();
-  ContainerRecord r = *it->second;
-  r.resources = res;
   // The runtime applied them: the record follows even if the write fails,
   // and the caller hears of the failure (kubelet retries the update).
-  absl::Status persisted = Persist(r);
-  it->second = std::make_shared<const ContainerRecord>(std::move(r));
-  return Annotate(persisted, absl::StrCat("update container ", found->id));
+  auto change = ChangeRecord(found->id, Durability::kDurable, [&](ContainerRecord& r) {
+    r.resources = res;
+    return true;
+  });
+  return Annotate(change.persisted, absl::StrCat("update container ", found->id));
 }
 
 absl::Status ContainerManager::Recover() {
@@ -803,7 +903,7 @@ void ContainerManager::UndoInterruptedCreate(ContainerRecord r) {
   if (HandlerClients* clients = ClientsFor(r.runtime_handler); clients != nullptr) {
     absl::Status s = clients->runtime->Delete(r.id, /*force=*/true);
     if (!absl::IsNotFound(s)) keep(s);
-    (void)clients->monitor->RemoveContainerFiles(r.id);
+    keep(clients->monitor->RemoveContainerFiles(r.id));
   }
   keep(images_.rootfs().Unmount(r.id));
   keep(images_.rootfs().Remove(r.id));

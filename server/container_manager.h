@@ -94,15 +94,35 @@ class ContainerManager {
  private:
   struct Slot;
   std::shared_ptr<Slot> SlotFor(const std::string& id);
+  // A fresh id whose attach key (conmon's -u, oci::AttachKey) no record and
+  // no create in flight holds, claimed by a new slot until Create either
+  // records it or drops the slot.
+  std::string ClaimNewId();
   absl::StatusOr<ContainerRecord> Build(const std::string& id, const runtime::v1::CreateContainerRequest& req,
                                         const SandboxRecord& pod, const image::ImageRecord& image);
   absl::Status Persist(const ContainerRecord& record, Durability durability = Durability::kDurable);
+  struct RecordChange {
+    RecordPtr record;        // the record swapped in; null when nothing changed
+    absl::Status persisted;  // its write to disk
+  };
+  // Changes a container's record without holding mu_ across the disk
+  // write, so List and Status never wait for an fsync: under the
+  // container's record lock, `edit` changes a copy of the current record
+  // (false: no change), the copy is persisted, then swapped in under mu_,
+  // where `swapped(before, after)` runs (notifications). No record: no change.
+  using SwapFn = std::function<void(const RecordPtr& before, const RecordPtr& after)>;
+  RecordChange ChangeRecord(const std::string& id, Durability durability,
+                            const std::function<bool(ContainerRecord&)>& edit,
+                            const SwapFn& swapped = nullptr);
   // For writes whose failure changes nothing the caller can act on (the
   // runtime already did the work, recovery repairs a stale record): logged.
   void PersistOrWarn(const ContainerRecord& record, std::string_view when);
   void Publish(ContainerRecord record);
   HandlerClients* ClientsFor(const std::string& handler);
   void OnExit(const oci::ExitEvent& event);
+  // Started (if StartContainer had not said so yet) and stopped.
+  void NotifyExit(const RecordPtr& before, const RecordPtr& after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A container's conmon exited. With an exit file that is an ordinary
   // exit; without one conmon was killed: the container lost its stdio, its
   // log and its exit report, so it is killed and recorded EXITED (137,

@@ -3,30 +3,14 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "server/record_json.h"
 
 namespace crius::server {
 namespace {
 
 using nlohmann::json;
 constexpr int kFormat = 1;
-
-json ProtoToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
-  return json::parse(out, nullptr, false);
-}
-
-absl::Status JsonToProto(const json& j, google::protobuf::Message* m) {
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(j.dump(), m, opts);
-  if (!st.ok()) return absl::DataLossError(st.ToString());
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -35,11 +19,15 @@ std::string ContainerRecord::ReservationName(const runtime::v1::PodSandboxMetada
                       pod.uid(), "_", config.metadata().attempt());
 }
 
-std::string ContainerToJson(const ContainerRecord& r) {
+absl::StatusOr<std::string> ContainerToJson(const ContainerRecord& r) {
+  auto config = ProtoToJson(r.config);
+  if (!config.ok()) return config.status();
+  auto resources = ProtoToJson(r.resources);
+  if (!resources.ok()) return resources.status();
   json j = {{"format", kFormat},
             {"id", r.id},
             {"sandbox_id", r.sandbox_id},
-            {"config", ProtoToJson(r.config)},
+            {"config", *std::move(config)},
             {"image_name", r.image_name},
             {"image_id", r.image_id},
             {"runtime_handler", r.runtime_handler},
@@ -59,10 +47,10 @@ std::string ContainerToJson(const ContainerRecord& r) {
             {"cgroups_path", r.cgroups_path},
             {"stop_signal", r.stop_signal},
             {"process", r.process_json},
-            {"resources", ProtoToJson(r.resources)},
+            {"resources", *std::move(resources)},
             {"creating", r.creating},
             {"runtime_deleted", r.runtime_deleted}};
-  return j.dump(2);
+  return DumpRecord(j);
 }
 
 absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text) {

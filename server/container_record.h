@@ -9,6 +9,13 @@
 //                          └──────────────(exit before start / stop)───────────┘
 //   RemoveContainer removes it from any state (stopping it first).
 //   UNKNOWN: recovery found neither a live process nor an exit code.
+//
+// Durability (common/files.h Durability): the intent record (`creating`) is
+// kProcessCrash: what a create makes is the bundle and runtime state
+// (volatile state dir), conmon and the container (gone at a reboot) and the
+// rootfs (kept under <root>), and recovery removes a rootfs whose record
+// the disk lost. The CREATED record and every change after it are durable,
+// except `runtime_deleted` (a lost one only repeats a harmless delete).
 
 #include <sys/types.h>
 
@@ -65,7 +72,7 @@ struct ContainerRecord {
 absl::StatusOr<nlohmann::json> ExecProcessFor(const ContainerRecord& record,
                                               const std::vector<std::string>& cmd);
 
-std::string ContainerToJson(const ContainerRecord& record);
+absl::StatusOr<std::string> ContainerToJson(const ContainerRecord& record);
 absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& json);
 
 }  // namespace crius::server

@@ -9,13 +9,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/files.h"
 #include "common/failpoint.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rollback.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "sandbox/pod_files.h"
 #include "sandbox/shm.h"
 #include "sandbox/sysctl.h"
@@ -177,7 +178,7 @@ absl::StatusOr<SandboxRecord> SandboxManager::Create(const std::string& id, cons
   // so the pod stays, NOT READY, for RemovePodSandbox to finish.
   r.creating = false;
   r.state = runtime::v1::SANDBOX_NOTREADY;
-  if (r.network_attached) r.network_error = std::string(undo.message());
+  if (r.network_attached) r.network_error = ToValidUtf8(StdView(undo.message()));
   if (absl::Status s = Persist(r); !s.ok()) {
     // Still the intent record on disk: the next start of criusd undoes it.
     CRIUS_LOG(kWarn) << "pod " << id << ": keep after a failed rollback: " << s;
@@ -221,7 +222,8 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
   if (spec.uts) r.namespaces.uts = JoinPath(spec.pin_dir, "uts");
   if (modes.own_ipc) r.shm_path = JoinPath(r.pod_dir, "shm");
   r.network_attached = modes.own_net;  // DEL of a never-added pod is harmless
-  // Removed by Create once every undo succeeded, never before.
+  // Removed by Create once every undo succeeded, never before. Only what a
+  // reboot destroys is made until CNI ADD, which writes it durably.
   RETURN_IF_ERROR(Persist(r, Durability::kProcessCrash));
   failpoint::Hit(failpoint::Point::kRunPodAfterIntent);
 
@@ -298,6 +300,11 @@ absl::Status SandboxManager::CreateSteps(const std::string& handler,
     // The undo is registered before ADD: a plugin that half-succeeded must
     // still be DELeted.
     rb.Push("tear down pod network", [&] { return network_.TearDown(NetworkRequest(r)); });
+    // ADD leaves state on disk (host-local's IP reservation, libcni's
+    // cache) that outlives a reboot: the record that tells recovery to DEL
+    // it must outlive one too (sandbox_record.h, Durability).
+    RETURN_IF_ERROR(Persist(r, Durability::kDurable));
+    failpoint::Hit(failpoint::Point::kRunPodBeforeCniAdd);
     step = absl::Now();
     auto attached = network_.SetUp(NetworkRequest(r));
     if (!attached.ok()) return Annotate(attached.status(), "set up pod network");
@@ -348,9 +355,11 @@ cni::PodNetworkRequest SandboxManager::NetworkRequest(const SandboxRecord& r) co
 
 absl::Status SandboxManager::Persist(const SandboxRecord& record, Durability durability) {
   RETURN_IF_ERROR(MkdirAll(options_.records_dir, 0700));
-  return Annotate(WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"),
-                                  SandboxToJson(record), 0600, durability),
-                  "persist pod record");
+  auto text = SandboxToJson(record);
+  if (!text.ok()) return Annotate(text.status(), "persist pod record");
+  return Annotate(
+      WriteFileAtomic(JoinPath(options_.records_dir, record.id + ".json"), *text, 0600, durability),
+      "persist pod record");
 }
 
 void SandboxManager::Notify(LifecycleEvent event, RecordPtr record) const {
@@ -429,7 +438,7 @@ absl::Status SandboxManager::TearDownNetwork(SandboxRecord* r) {
   if (!r->network_attached) return absl::OkStatus();
   absl::Status s = network_.TearDown(NetworkRequest(*r));
   if (!s.ok()) {
-    r->network_error = std::string(s.message());
+    r->network_error = ToValidUtf8(StdView(s.message()));
     return Annotate(s, "tear down pod network");
   }
   r->network_attached = false;

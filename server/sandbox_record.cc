@@ -3,8 +3,8 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "server/record_json.h"
 
 namespace crius::server {
 namespace {
@@ -26,15 +26,13 @@ bool SandboxRecord::HostNetwork() const {
   return config.linux().security_context().namespace_options().network() == runtime::v1::NODE;
 }
 
-std::string SandboxToJson(const SandboxRecord& r) {
-  std::string config_json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(r.config, &config_json, opts);
+absl::StatusOr<std::string> SandboxToJson(const SandboxRecord& r) {
+  auto config = ProtoToJson(r.config);
+  if (!config.ok()) return config.status();
   json j = {
       {"format", kFormat},
       {"id", r.id},
-      {"config", json::parse(config_json, nullptr, false)},
+      {"config", *std::move(config)},
       {"runtime_handler", r.runtime_handler},
       {"state", runtime::v1::PodSandboxState_Name(r.state)},
       {"created_at_ns", r.created_at_ns},
@@ -58,7 +56,7 @@ std::string SandboxToJson(const SandboxRecord& r) {
         {"bundle", r.infra.bundle},
         {"handler", r.infra_handler}}},
   };
-  return j.dump(2);
+  return DumpRecord(j);
 }
 
 absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text) {
@@ -70,10 +68,7 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text) {
     }
     SandboxRecord r;
     r.id = j.at("id").get<std::string>();
-    google::protobuf::util::JsonParseOptions popts;
-    popts.ignore_unknown_fields = true;
-    auto st = google::protobuf::util::JsonStringToMessage(j.at("config").dump(), &r.config, popts);
-    if (!st.ok()) return absl::DataLossError(absl::StrCat("sandbox config: ", st.ToString()));
+    if (auto s = JsonToProto(j.at("config"), &r.config); !s.ok()) return s;
     r.runtime_handler = j.value("runtime_handler", "");
     runtime::v1::PodSandboxState state;
     if (!runtime::v1::PodSandboxState_Parse(j.at("state").get<std::string>(), &state)) {

@@ -11,6 +11,16 @@
 // A pod is only inserted once READY (a failed run leaves nothing); a Stop
 // whose CNI DEL failed keeps the pod NOTREADY with `network_error` set and
 // `network_attached` still true, so the next Stop or Remove tries again.
+//
+// Durability (what each write must survive; common/files.h Durability):
+// - The intent record (`creating`) survives a crash of criusd while it
+//   names only what a reboot destroys anyway (the pod's cgroup, pinned
+//   namespaces, infra process and pod dir under the volatile state dir):
+//   kProcessCrash. Before CNI ADD it is written durably (fsync): host-local
+//   keeps the pod's IP reservation and libcni its cached result on disk,
+//   so a power loss after ADD must still find the record that says to DEL.
+// - The READY record and every later change: durable, like any state the
+//   kubelet was told about.
 
 #include <cstdint>
 #include <string>
@@ -61,7 +71,7 @@ struct SandboxRecord {
 
 std::string ReservationNameOf(const runtime::v1::PodSandboxMetadata& md);
 
-std::string SandboxToJson(const SandboxRecord& record);
+absl::StatusOr<std::string> SandboxToJson(const SandboxRecord& record);
 absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& json);
 
 }  // namespace crius::server

@@ -152,6 +152,8 @@ class FaultyLayerRegistry {
   int LayerRequests() const { return layer_requests_.load(); }
   // From now on the layer is served whole.
   void Heal() { faults_left_ = 0; }
+  // Stops serving; a stalled response ends with its connection.
+  void Stop() { server_.reset(); }
 
  private:
   FakeResponse Handle(const FakeRequest& r) {
@@ -199,10 +201,10 @@ class FaultyLayerRegistry {
   std::atomic<bool> stall_reached_{false};
 };
 
-absl::StatusOr<BuiltImage> TwoLayerImage() {
+absl::StatusOr<BuiltImage> TwoLayerImage(const std::string& base = "fine\n", char fill = 'z') {
   return ImageBuilder()
-      .AddLayer({TarEntry::File("base", "fine\n")}, Compression::kGzip)
-      .AddLayer({TarEntry::File("big", std::string(256 << 10, 'z'))}, Compression::kNone)
+      .AddLayer({TarEntry::File("base", base)}, Compression::kGzip)
+      .AddLayer({TarEntry::File("big", std::string(256 << 10, fill))}, Compression::kNone)
       .Build();
 }
 
@@ -247,6 +249,52 @@ TEST(ImageFault, StalledLayerIsDeadlineExceededAfterTheProgressTimeout) {
 
   ExpectNoImage(d, ref);
   ExpectNoFaultyLayer(d, *image);
+}
+
+// A pull waiting on a stalled registry holds no lock that image removal
+// and garbage collection need: another image is removed, and its blobs and
+// layers collected, while the pull still waits.
+TEST(ImageFault, RemoveImageDoesNotWaitForAStalledPull) {
+  auto stalled_image = TwoLayerImage();
+  ASSERT_TRUE(stalled_image.ok()) << stalled_image.status();
+  auto other_image = TwoLayerImage("other\n", 'y');  // no layer in common
+  ASSERT_TRUE(other_image.ok()) << other_image.status();
+  FaultyLayerRegistry stalling(*stalled_image);
+  ASSERT_TRUE(stalling.Start().ok());
+  FaultyLayerRegistry healthy(*other_image, FaultyLayerRegistry::Fault::kStall, /*times=*/0);
+  ASSERT_TRUE(healthy.Start().ok());
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Log();
+  const std::string other = healthy.server().host() + "/stall/app:v1";
+  ASSERT_TRUE(d.client().PullImage(PullReq(other)).ok()) << d.Log();
+  const std::string root = d.root_dir();
+  ASSERT_TRUE(img::Exists(img::BlobPath(root, other_image->layers[1].digest)));
+
+  absl::Status pull_status = absl::UnknownError("not run");
+  std::thread puller([&] {
+    pull_status =
+        d.client().PullImage(PullReq(stalling.server().host() + "/stall/app:v1")).status();
+  });
+  // The stall reached, and the other layer of that pull stored.
+  const bool stalled = WaitFor([&] {
+    return stalling.StallReached() &&
+           img::Exists(img::BlobPath(root, stalled_image->layers[0].digest));
+  });
+  if (stalled) {
+    // Far below the pull's 60 s progress timeout, which would end the stall.
+    auto removed = d.client().RemoveImage(img::RemoveReq(other), absl::Seconds(20));
+    EXPECT_TRUE(removed.ok()) << "RemoveImage waited for the stalled pull: " << removed.status();
+    ExpectNoImage(d, other);
+    EXPECT_FALSE(img::Exists(img::BlobPath(root, other_image->layers[1].digest)));
+    EXPECT_FALSE(img::Exists(img::LayerDir(root, img::ChainIds(other_image->diff_ids)[1])));
+    // The stalled pull's stored blob, which no image refers to yet, was
+    // kept for it.
+    EXPECT_TRUE(img::Exists(img::BlobPath(root, stalled_image->layers[0].digest)));
+  }
+  stalling.Stop();
+  puller.join();
+  ASSERT_TRUE(stalled) << "the daemon never asked for the stalling layer";
+  EXPECT_FALSE(pull_status.ok());
 }
 
 // The registry drops the connection twice in the middle of a layer: the

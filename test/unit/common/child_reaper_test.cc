@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/exec.h"
 #include "common/proc_stat.h"
@@ -70,6 +72,74 @@ TEST(ChildReaperTest, AnOrphanReparentedToTheSubreaperIsReaped) {
   EXPECT_EQ(StateAndParent(orphan).first, ' ') << "still there after the reaper ran";
   // Exec's own child was owned and reaped by Exec, not released early.
   EXPECT_FALSE(IsOwnedChild(orphan));
+}
+
+// A fork on one thread does not wait for a fork on another (they used to
+// share one lock held across fork).
+TEST(ChildReaperTest, ForksOnDifferentThreadsDoNotWaitForEachOther) {
+  absl::Notification entered, release;
+  pid_t slow = 0;
+  std::thread t([&] {
+    slow = ForkOwnedChild([&] {
+      entered.Notify();
+      release.WaitForNotification();
+      pid_t p = ::fork();
+      if (p == 0) ::_exit(0);
+      return p;
+    });
+  });
+  entered.WaitForNotification();
+  absl::Notification forked;
+  pid_t fast = 0;
+  std::thread u([&] {
+    fast = ForkOwnedChild([] {
+      pid_t p = ::fork();
+      if (p == 0) ::_exit(0);
+      return p;
+    });
+    forked.Notify();
+  });
+  // A deadline, not a timing: one shared lock would hold this fork until
+  // the release below.
+  EXPECT_TRUE(forked.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  release.Notify();
+  t.join();
+  u.join();
+  for (pid_t pid : {slow, fast}) {
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+    ReleaseOwnedChild(pid);
+  }
+}
+
+// A child that exits before its fork has recorded it is not taken from its
+// owner: the reaper skips its round while a fork is under way.
+TEST(ChildReaperTest, TheReaperSkipsWhileAForkIsUnderWay) {
+  absl::Notification exited, release;
+  pid_t child = 0;
+  std::thread t([&] {
+    ForkOwnedChild([&] {
+      pid_t p = ::fork();
+      if (p == 0) ::_exit(5);
+      child = p;
+      WaitForState(p, 'Z');
+      exited.Notify();
+      release.WaitForNotification();
+      return p;
+    });
+  });
+  exited.WaitForNotification();
+  EXPECT_FALSE(IsOwnedChild(child));
+  EXPECT_EQ(ReapUnownedChildren(), 0);
+  EXPECT_EQ(StateAndParent(child).first, 'Z') << "reaped before its owner recorded it";
+  release.Notify();
+  t.join();
+  EXPECT_TRUE(IsOwnedChild(child));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  ReleaseOwnedChild(child);
 }
 
 }  // namespace

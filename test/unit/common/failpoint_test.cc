@@ -5,11 +5,16 @@
 #include "common/failpoint.h"
 
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "test/unit/common/temp_dir.h"
 
 namespace crius::failpoint {
 namespace {
@@ -60,6 +65,38 @@ TEST(FailpointDeathTest, AnArmedPointKillsTheProcessWithSigkill) {
         std::_Exit(0);
       },
       ::testing::KilledBySignal(SIGKILL), "failpoint stop-pod-before-cni-del reached");
+}
+
+// A held point stops the thread that reaches it, shows the hold as a file
+// and lets the thread go on once the file is removed; other points pass.
+TEST(FailpointTest, AHeldPointWaitsUntilItsFileIsRemoved) {
+  DisarmAll();
+  crius::testing::TempDir dir;
+  ASSERT_TRUE(ArmHold("container-exit-record-write", dir.path()).ok());
+  EXPECT_TRUE(Armed(Point::kContainerExitRecordWrite));
+  Hit(Point::kStartContainerRecordWrite);  // not armed: passes
+  std::atomic<bool> passed{false};
+  std::thread t([&] {
+    Hit(Point::kContainerExitRecordWrite);
+    passed = true;
+  });
+  const std::string file = dir.path() + "/container-exit-record-write";
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (::access(file.c_str(), F_OK) != 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(::access(file.c_str(), F_OK), 0) << "the hold never showed";
+  EXPECT_FALSE(passed);  // the file is still there, so the thread still waits
+  ASSERT_EQ(::unlink(file.c_str()), 0);
+  t.join();
+  EXPECT_TRUE(passed);
+  DisarmAll();
+}
+
+TEST(FailpointTest, HoldingNeedsADirectory) {
+  DisarmAll();
+  EXPECT_EQ(ArmHold("container-exit-record-write", "").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ArmHold("no-such-point", "/tmp").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Armed(Point::kContainerExitRecordWrite));
 }
 
 }  // namespace

@@ -5,13 +5,17 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "common/files.h"
 #include "common/os.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/digest.h"
 #include "image/layer_store.h"
+#include "test/unit/common/mock_os.h"
 #include "test/unit/common/temp_dir.h"
 #include "test/unit/image_store/tar_builder.h"
 
@@ -197,6 +201,54 @@ TEST_P(RootfsTest, ImageWithoutLayersAndBadIds) {
   }
   EXPECT_EQ(rootfs_->Mount("rel", {"relative/dir"}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// One container's unmount that takes long (a busy filesystem, a slow
+// disk) holds up no other container's mount: the lock is per container.
+TEST_P(RootfsTest, ASlowUnmountDoesNotHoldUpAnotherContainersMount) {
+  RealOs real;
+  ::testing::NiceMock<testing::MockOs> os;
+  absl::Notification in_unmount, release;
+  ON_CALL(os, Mount).WillByDefault(
+      [&](const std::string& src, const std::string& target, const std::string& type,
+          unsigned long flags,
+          const std::string& data) { return real.Mount(src, target, type, flags, data); });
+  auto slow = Rootfs::Open(os, {.root = tmp_.Path("overlay2"), .force_legacy_mount = GetParam()});
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  Rootfs& r = **slow;
+  const std::string slow_merged = r.MergedPath("slow");
+  ON_CALL(os, Unmount).WillByDefault([&](const std::string& target, int flags) {
+    if (target == slow_merged && !in_unmount.HasBeenNotified()) {
+      in_unmount.Notify();
+      release.WaitForNotification();
+    }
+    return real.Unmount(target, flags);
+  });
+  MountGuard slow_guard(slow_merged);
+  MountGuard fast_guard(r.MergedPath("fast"));
+  ASSERT_TRUE(r.Mount("slow", {}).ok());
+
+  absl::Status unmounted = absl::UnknownError("not run");
+  std::thread unmounter([&] { unmounted = r.Unmount("slow"); });
+  in_unmount.WaitForNotification();
+  absl::StatusOr<std::string> fast = absl::UnknownError("not run");
+  absl::Notification mounted;
+  std::thread mounter([&] {
+    fast = r.Mount("fast", {});
+    mounted.Notify();
+  });
+  // A deadline, not a timing: with one lock for every container the mount
+  // waits for the release below, which only comes after it.
+  EXPECT_TRUE(mounted.WaitForNotificationWithTimeout(absl::Seconds(30)))
+      << "Mount of another container waited for the unmount in progress";
+  release.Notify();
+  mounter.join();
+  unmounter.join();
+  EXPECT_TRUE(fast.ok()) << fast.status();
+  EXPECT_TRUE(unmounted.ok()) << unmounted;
+  EXPECT_FALSE(*IsMountPoint(slow_merged));
+  EXPECT_TRUE(r.Remove("fast").ok());
+  EXPECT_TRUE(r.Remove("slow").ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(MountApi, RootfsTest, ::testing::Bool(),

@@ -618,5 +618,24 @@ TEST(ProcessIdentityTest, TellsLiveFromExitedAndReused) {
   EXPECT_TRUE(absl::IsNotFound(IdentifyProcess(child).status()));
 }
 
+// conmon's -u is the id's first 32 characters: an id whose key a live
+// container holds is never handed out, however the ids are drawn.
+TEST(AttachKeyTest, NewIdsSkipAttachKeysInUse) {
+  const std::string a(32, 'a'), b(32, 'b');
+  std::vector<std::string> ids = {a + std::string(32, '1'), a + std::string(32, '2'),
+                                  b + std::string(32, '3')};
+  size_t drawn = 0;
+  std::vector<std::string> asked;
+  std::string id = NewIdWithFreeAttachKey([&] { return ids.at(drawn++); },
+                                          [&](const std::string& key) {
+                                            asked.push_back(key);
+                                            return key == a;
+                                          });
+  EXPECT_EQ(id, ids[2]);
+  EXPECT_EQ(drawn, 3u);
+  EXPECT_EQ(asked, (std::vector<std::string>{a, a, b}));
+  EXPECT_EQ(AttachKey(id), b);
+}
+
 }  // namespace
 }  // namespace crius::oci
