@@ -4,8 +4,8 @@
 # the systemd cgroup manager (deploy/install.sh wants criusctl too); test/e2e/systemd_test.cc then drives it with runc
 # and with crun (pod slice, container and conmon scopes, memory.max, the pod
 # slice resized by UpdatePodSandboxResources, `systemctl restart criusd`,
-# nothing left after removal). By hand, not in
-# ctest (the VM boot alone takes longer than a unit of CI should).
+# nothing left after removal). Not in ctest (a VM boot is longer than a
+# unit of CI should be); CI runs the same test in test/vm/ci.sh's boot.
 #   test/vm/systemd.sh
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
