@@ -77,6 +77,7 @@ const absl::Duration kRunTimeout = absl::Minutes(4);
 struct Options {
   std::string mode;
   std::string endpoint, image, state, json, run_id, tag, log_dir, info, rootfs_tar;
+  std::string runtime_handler;  // RunPodSandboxRequest.runtime_handler ("": the default)
   int pods = 20;
   bool shared_pid = false;
 };
@@ -86,6 +87,7 @@ int Usage() {
                "       crius_container_bench pull --endpoint EP --image REF\n"
                "       crius_container_bench start --endpoint EP --image REF --pods N --state FILE\n"
                "                 --run-id ID [--tag T] --log-dir DIR [--shared-pid] [--json OUT]\n"
+               "                 [--runtime-handler H]\n"
                "       crius_container_bench stop --endpoint EP --state FILE --pods N [--json OUT]\n"
                "       crius_container_bench cleanup --endpoint EP --run-id ID\n";
   return 2;
@@ -97,7 +99,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   std::map<std::string, std::string*> strings = {
       {"--endpoint", &o->endpoint}, {"--image", &o->image},     {"--state", &o->state},
       {"--json", &o->json},         {"--run-id", &o->run_id},   {"--tag", &o->tag},
-      {"--log-dir", &o->log_dir},   {"--info", &o->info},       {"--rootfs-tar", &o->rootfs_tar}};
+      {"--log-dir", &o->log_dir},   {"--info", &o->info},       {"--rootfs-tar", &o->rootfs_tar},
+      {"--runtime-handler", &o->runtime_handler}};
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--shared-pid") {
@@ -350,6 +353,7 @@ int Start(CriClient& cri, const Options& o) {
     }
     rt::RunPodSandboxRequest rr;
     *rr.mutable_config() = pod;
+    rr.set_runtime_handler(o.runtime_handler);
     const Clock::time_point t0 = Clock::now();
     auto ran = cri.RunPodSandbox(rr, kRunTimeout);
     const Clock::time_point t1 = Clock::now();

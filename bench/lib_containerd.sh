@@ -93,6 +93,17 @@ start_containerd() {
   write_conflist "$d/net.d/10-$ctr_net.conflist" "$ctr_net" "$ctr_bridge" "$ctr_subnet" "$d/ipam"
   # restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which
   # this machine lacks (runc would fail); criusd clamps the same way.
+  # A "crun" runtime too where crun is installed: containerd's runc shim
+  # drives any runc-compatible binary.
+  local crun_toml=""
+  if command -v crun >/dev/null; then
+    crun_toml="    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun]
+      runtime_type = \"io.containerd.runc.v2\"
+      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun.options]
+        SystemdCgroup = false
+        BinaryName = \"$(command -v crun)\"
+"
+  fi
   {
     containerd_toml_head "$d" "$T/run/containerd"
     cat <<EOF
@@ -109,7 +120,7 @@ start_containerd() {
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         BinaryName = "$(command -v runc)"
-  [plugins."io.containerd.grpc.v1.cri".cni]
+${crun_toml}  [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$d/net.d"
     max_conf_num = 1

@@ -31,9 +31,17 @@
 #   --shared-pid          pods share one PID namespace (crius then runs its
 #                         infra process); default: one per container, as kubelet
 #   --skip-containerd, --skip-floor, --skip-crius
+#   --crun                two more runners: crius-crun (the same criusd, pods
+#                         with runtime_handler crun) and containerd-crun (a
+#                         "crun" runtime of containerd's runc shim with crun as
+#                         its binary); the pods' memory is then counted per
+#                         daemon, over both of its runners
+#   --pause-binary PATH   a static pause binary for containerd's sandbox image
+#                         (default: bench/pause.c compiled with gcc)
 #   --out DIR             keep results (JSON, logs) there
 # Needs root, containerd, runc, conmon, docker-registry, the CNI plugins in
-# /usr/lib/cni, iproute2, iptables, jq, gcc.
+# /usr/lib/cni, iproute2, iptables, jq, gcc (not with --pause-binary), crun
+# (with --crun).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,7 +51,8 @@ source "$here/lib_containerd.sh"
 
 criusd="" pause="" bench=""
 pods=100 rounds=5 floor_iterations="" state_fs=tmpfs criusd_log_level=info shared_pid=""
-skip_containerd=0 skip_floor=0 skip_crius=0 out=""
+skip_containerd=0 skip_floor=0 skip_crius=0 out="" with_crun=0
+export CRIUS_BENCH_PAUSE_BINARY=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --criusd) criusd=$(realpath "$2"); shift 2 ;;
@@ -58,6 +67,8 @@ while [[ $# -gt 0 ]]; do
     --skip-containerd) skip_containerd=1; shift ;;
     --skip-floor) skip_floor=1; shift ;;
     --skip-crius) skip_crius=1; shift ;;
+    --crun) with_crun=1; shift ;;
+    --pause-binary) CRIUS_BENCH_PAUSE_BINARY=$(realpath "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -68,7 +79,10 @@ done
 }
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 2; }
 [[ $state_fs == tmpfs || $state_fs == disk ]] || { echo "--state-fs is tmpfs or disk" >&2; exit 2; }
-for tool in containerd ctr runc conmon jq ip iptables-save gcc docker-registry; do
+tools=(containerd ctr runc conmon jq ip iptables-save docker-registry)
+[[ -n $CRIUS_BENCH_PAUSE_BINARY ]] || tools+=(gcc)
+((with_crun)) && tools+=(crun)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
 done
 floor_iterations=${floor_iterations:-$pods}
@@ -126,8 +140,15 @@ start_criusd() {
 
 endpoint_of() {
   case $1 in
-    crius) echo "unix://$T/crius/crius.sock" ;;
-    containerd) echo "unix://$T/ctr/containerd.sock" ;;
+    crius | crius-crun) echo "unix://$T/crius/crius.sock" ;;
+    containerd | containerd-crun) echo "unix://$T/ctr/containerd.sock" ;;
+  esac
+}
+
+# The runtime handler a runner's pods ask for ("": the daemon's default, runc).
+handler_args() {
+  case $1 in
+    *-crun) echo "--runtime-handler crun" ;;
   esac
 }
 
@@ -227,12 +248,15 @@ daemon_memory() {  # pid
     "/proc/$1/status" 2>/dev/null || echo null
 }
 
-# Pods a runtime has running, from its state file (one line per pod, one
-# more per container; the pod ids are what counts).
+# Pods a daemon has running, from its runners' state files (one line per
+# pod, one more per container; the pod ids are what counts).
 state_pods() {
-  local f=$T/state-$1.jsonl
-  [[ -s $f ]] || { echo 0; return; }
-  jq -r .pod "$f" | sort -u | wc -l
+  local f files=()
+  for f in "$T/state-$1.jsonl" "$T/state-$1-crun.jsonl"; do
+    [[ -s $f ]] && files+=("$f")
+  done
+  ((${#files[@]})) || { echo 0; return; }
+  jq -r .pod "${files[@]}" | sort -u | wc -l
 }
 
 # The runtime's name is in every pod's tag: pod names, uids and so the pod
@@ -247,10 +271,11 @@ start_round() {  # runner round
         --cgroup-parent "/crius-bench-$run_id/floor" --iterations "$floor_per_round" --warmup 1 \
         --json "$f.json" >"$f.txt"
       ;;
-    crius | containerd)
+    crius | containerd | crius-crun | containerd-crun)
+      # shellcheck disable=SC2046  # handler_args is zero or two words
       "$bench" start --endpoint "$(endpoint_of "$1")" --image "$image" --pods "$pods_per_round" \
         --state "$T/state-$1.jsonl" --run-id "$run_id" --tag "$1-r$2-" --log-dir "$T/logs" \
-        $shared_pid --json "$f.json" >"$f.txt"
+        $shared_pid $(handler_args "$1") --json "$f.json" >"$f.txt"
       ;;
   esac
 }
@@ -280,6 +305,13 @@ runners=()
 ((skip_floor)) || runners+=(floor)
 ((skip_crius)) || { start_criusd; daemons+=(crius); runners+=(crius); }
 ((skip_containerd)) || { start_containerd; daemons+=(containerd); runners+=(containerd); }
+# The crun runners take their turns with the daemon they share.
+if ((with_crun)); then
+  ((skip_crius)) || runners+=(crius-crun)
+  ((skip_containerd)) || runners+=(containerd-crun)
+fi
+stoppers=("${runners[@]/floor/}")
+read -r -a stoppers <<<"${stoppers[*]}"
 for who in "${daemons[@]}"; do
   "$bench" pull --endpoint "$(endpoint_of "$who")" --image "$image" >"$results/$who-image-ref.txt"
   # One pod with its container through its whole life before anything is
@@ -305,9 +337,9 @@ done
 sleep 5
 measure_memory running
 for ((r = 1; r <= rounds; r++)); do
-  n=${#daemons[@]}
+  n=${#stoppers[@]}
   for ((k = 0; k < n; k++)); do
-    who=${daemons[$(((k + r - 1) % n))]}
+    who=${stoppers[$(((k + r - 1) % n))]}
     log "stop round $r/$rounds: $who"
     stop_round "$who" "$r"
   done
@@ -323,8 +355,10 @@ merge() {  # runner phase -> $results/<runner>-<phase>.json
   jq -s "$bench_jq_lib"'. as $docs | {name: "'"$1"'", rounds: length, calls: merge_calls($docs; .calls)}' \
     "${files[@]}" >"$results/$1-$2.json"
 }
-for who in crius containerd floor; do merge "$who" start; done
-for who in crius containerd; do merge "$who" stop; done
+for who in crius containerd crius-crun containerd-crun floor; do merge "$who" start; done
+for who in crius containerd crius-crun containerd-crun; do merge "$who" stop; done
+shown=(crius containerd)
+((with_crun)) && shown+=(crius-crun containerd-crun)
 
 p() {  # runner phase call stat
   local f=$results/$1-$2.json
@@ -337,16 +371,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b =
   echo "run $run_id: $pods pods per runtime in $rounds rounds, floor $floor_iterations; state on $state_fs; PID namespace $([[ -n $shared_pid ]] && echo "per pod (shared)" || echo "per container")"
   echo "crius $("$criusd" --version 2>/dev/null | head -1), $(containerd --version), $(runc --version | head -1), conmon $(conmon --version | head -1 | awk '{print $3}')"
   echo
-  printf '%-28s %-10s %9s %9s %9s %9s\n' call runtime "p50 ms" "p90 ms" "p99 ms" "mean ms"
+  printf '%-28s %-15s %9s %9s %9s %9s\n' call runtime "p50 ms" "p90 ms" "p99 ms" "mean ms"
   for call in RunPodSandbox CreateContainer StartContainer "pod+container start"; do
-    for who in crius containerd; do
-      printf '%-28s %-10s %9s %9s %9s %9s\n' "$call" "$who" "$(p "$who" start "$call" p50_ms)" \
+    for who in "${shown[@]}"; do
+      printf '%-28s %-15s %9s %9s %9s %9s\n' "$call" "$who" "$(p "$who" start "$call" p50_ms)" \
         "$(p "$who" start "$call" p90_ms)" "$(p "$who" start "$call" p99_ms)" "$(p "$who" start "$call" mean_ms)"
     done
   done
   for call in StopContainer RemoveContainer StopPodSandbox RemovePodSandbox; do
-    for who in crius containerd; do
-      printf '%-28s %-10s %9s %9s %9s %9s\n' "$call" "$who" "$(p "$who" stop "$call" p50_ms)" \
+    for who in "${shown[@]}"; do
+      printf '%-28s %-15s %9s %9s %9s %9s\n' "$call" "$who" "$(p "$who" stop "$call" p50_ms)" \
         "$(p "$who" stop "$call" p90_ms)" "$(p "$who" stop "$call" p99_ms)" "$(p "$who" stop "$call" mean_ms)"
     done
   done
@@ -354,7 +388,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b =
     jq -r '.calls | to_entries[] | [.key, .value.p50_ms, .value.p90_ms, .value.p99_ms, .value.mean_ms] | @tsv' \
       "$results/floor-start.json" |
       while IFS=$'\t' read -r k a b c d; do
-        printf '%-28s %-10s %9s %9s %9s %9s\n' "${k:0:28}" floor "$a" "$b" "$c" "$d"
+        printf '%-28s %-15s %9s %9s %9s %9s\n' "${k:0:28}" floor "$a" "$b" "$c" "$d"
       done
   fi
   echo
@@ -395,6 +429,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b =
   echo "  daemon RSS crius/containerd, idle         $r4  (<= 0.25: $(verdict "$r4" 0.25))"
   echo "  daemon RSS crius/containerd, $pods pods    $r5  (<= 0.25: $(verdict "$r5" 0.25))"
   echo "    for context, with $pods pods: anonymous RSS $r6, Pss $r7"
+  if ((with_crun)); then
+    cc=$(p crius-crun start "pod+container start" p50_ms)
+    kc=$(p containerd-crun start "pod+container start" p50_ms)
+    echo "  with crun: pod+container start p50 crius-crun/crius (runc) $(ratio "$cc" "$cs"), crius-crun/containerd-crun $(ratio "$cc" "$kc"), containerd-crun/containerd (runc) $(ratio "$kc" "$ks")"
+  fi
   if [[ -f $results/crius-start.json && -f $results/containerd-start.json ]]; then
     per_round=""
     for ((r = 1; r <= rounds; r++)); do
