@@ -310,8 +310,11 @@ if ((with_crun)); then
   ((skip_crius)) || runners+=(crius-crun)
   ((skip_containerd)) || runners+=(containerd-crun)
 fi
-stoppers=("${runners[@]/floor/}")
-read -r -a stoppers <<<"${stoppers[*]}"
+# Every runner but the floor (which tears its pods down within its round).
+stoppers=()
+for who in "${runners[@]}"; do
+  [[ $who == floor ]] || stoppers+=("$who")
+done
 for who in "${daemons[@]}"; do
   "$bench" pull --endpoint "$(endpoint_of "$who")" --image "$image" >"$results/$who-image-ref.txt"
   # One pod with its container through its whole life before anything is
